@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * <soccr/inject.h>: send hand-built segments through an AF_PACKET socket so
+ * that the local stack receives them as if they came from the peer.
+ *
+ * One handle is bound to one interface and reuses one socket for every send.
+ * Frames carry SO_MARK = SOCCR_MARK by default, which the network lock lets
+ * through.
+ */
+#ifndef SOCCR_INJECT_H
+#define SOCCR_INJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <soccr/packet.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct soccr_injector;
+
+struct soccr_injector_opts {
+	size_t sz;		/* sizeof(struct soccr_injector_opts) */
+	const char *ifname;	/* interface to send on; NULL and ifindex 0: "lo" */
+	int ifindex;		/* used when ifname is NULL */
+	uint32_t mark;		/* SO_MARK; 0 means SOCCR_MARK */
+	int no_mark;		/* non-zero: send without SO_MARK */
+};
+
+/*
+ * Open an injector on the interface of the calling thread's network
+ * namespace. opts may be NULL. Returns 0 and *out, or a negative errno
+ * (-ENODEV no such interface, -EPERM without CAP_NET_RAW, ...).
+ */
+int soccr_injector_open(const struct soccr_injector_opts *opts, struct soccr_injector **out);
+
+/* Close the socket and free the handle. NULL is allowed. */
+void soccr_injector_close(struct soccr_injector *inj);
+
+/* Interface index, and the link framing frames need (SOCCR_LINK_ETH for lo and Ethernet). */
+int soccr_injector_ifindex(const struct soccr_injector *inj);
+enum soccr_link soccr_injector_link(const struct soccr_injector *inj);
+
+/* The interface's own hardware address (zeros for lo); returns 0 or -errno. */
+int soccr_injector_hwaddr(const struct soccr_injector *inj, uint8_t mac[SOCCR_ETH_ALEN]);
+
+/*
+ * Send one frame, framed as soccr_injector_link() says (build it with that
+ * link). Returns 0 or a negative errno.
+ */
+int soccr_injector_send(struct soccr_injector *inj, const void *frame, size_t len);
+
+/*
+ * Send n frames with sendmmsg(). Returns the number sent (n on full success)
+ * or a negative errno if none was sent.
+ */
+int soccr_injector_send_batch(struct soccr_injector *inj, const struct iovec *frames,
+			      unsigned int n);
+
+/*
+ * Build seg with the injector's framing (Ethernet addresses taken from seg)
+ * and send it. Returns 0 or a negative errno.
+ */
+int soccr_injector_send_segment(struct soccr_injector *inj, const struct soccr_segment *seg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SOCCR_INJECT_H */

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * <soccr/packet.h>: IPv4/IPv6 + TCP segments, built and parsed by our own
+ * code, with RFC 1071 checksums and RFC 1624 incremental updates.
+ *
+ * Every function checks lengths: a buffer too small is an error
+ * (-ENOSPC when building, -EBADMSG/-EINVAL when parsing), never an overflow
+ * or a read past the end.
+ */
+#ifndef SOCCR_PACKET_H
+#define SOCCR_PACKET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* TCP header flags (RFC 9293, RFC 3168). */
+#define SOCCR_TCP_FIN 0x01
+#define SOCCR_TCP_SYN 0x02
+#define SOCCR_TCP_RST 0x04
+#define SOCCR_TCP_PSH 0x08
+#define SOCCR_TCP_ACK 0x10
+#define SOCCR_TCP_URG 0x20
+#define SOCCR_TCP_ECE 0x40
+#define SOCCR_TCP_CWR 0x80
+
+/* Which TCP options a segment carries (soccr_segment.opts). */
+#define SOCCR_OPT_MSS     0x1	/* kind 2 */
+#define SOCCR_OPT_WSCALE  0x2	/* kind 3 */
+#define SOCCR_OPT_SACK_OK 0x4	/* kind 4 */
+#define SOCCR_OPT_TS      0x8	/* kind 8 */
+
+/* Link layer in front of the IP header. */
+enum soccr_link {
+	SOCCR_LINK_NONE = 0,	/* the buffer starts with the IP header */
+	SOCCR_LINK_ETH = 1,	/* a 14-byte Ethernet header (parser: one 802.1Q tag allowed) */
+};
+
+#define SOCCR_ETH_ALEN 6
+#define SOCCR_ETH_HLEN 14
+/* Largest frame the builder makes: Ethernet + IPv6 + TCP with 40 B options + 64 KiB payload. */
+#define SOCCR_PKT_MAX (SOCCR_ETH_HLEN + 40 + 60 + 65535)
+
+union soccr_inaddr {
+	struct in_addr v4;
+	struct in6_addr v6;
+};
+
+/*
+ * One TCP segment, as the builder takes it and the parser returns it.
+ * Multi-byte numbers are in host order. Zero-initialise, then fill.
+ */
+struct soccr_segment {
+	int family;			/* AF_INET or AF_INET6 */
+	union soccr_inaddr src, dst;
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;			/* SOCCR_TCP_* */
+	uint16_t window;		/* as on the wire (already scaled down) */
+	uint16_t urg_ptr;		/* written only with SOCCR_TCP_URG, else 0 */
+
+	unsigned int opts;		/* SOCCR_OPT_* */
+	uint16_t mss;
+	uint8_t wscale;
+	uint32_t ts_val, ts_ecr;
+
+	const void *payload;		/* parser: points into the parsed buffer */
+	size_t payload_len;
+
+	/* IP */
+	uint8_t ttl;			/* IPv4 TTL / IPv6 hop limit; builder: 0 means 64 */
+	uint16_t ip_id;			/* IPv4 identification */
+	bool df;			/* IPv4 don't-fragment */
+
+	/* Ethernet, with SOCCR_LINK_ETH */
+	uint8_t eth_src[SOCCR_ETH_ALEN], eth_dst[SOCCR_ETH_ALEN];
+	uint16_t vlan_id;		/* parser: 802.1Q VLAN id, 0 when untagged */
+	bool vlan;			/* parser: an 802.1Q tag was present */
+
+	/* Parser only: where the headers start in the buffer, and checksums. */
+	size_t l3_off, l4_off;
+	uint8_t tcp_hlen;		/* TCP header length, options included */
+	bool ip_csum_ok, tcp_csum_ok;
+};
+
+/*
+ * RFC 1071 Internet checksum of len bytes (any length, odd included),
+ * returned as the one's-complement of the sum, in network byte order, ready
+ * to store into a header.
+ */
+uint16_t soccr_csum(const void *data, size_t len);
+
+/*
+ * RFC 1071 one's-complement 32-bit partial sum, to chain over several
+ * buffers. Start with sum = 0; only the last buffer may have an odd length.
+ * soccr_csum_fold() folds and complements it into a checksum (network order).
+ */
+uint32_t soccr_csum_partial(const void *data, size_t len, uint32_t sum);
+uint16_t soccr_csum_fold(uint32_t sum);
+
+/*
+ * RFC 1624 (eqn. 3) incremental update of a checksum (network order) when a
+ * 16- or 32-bit field (network order values) changes from old to new.
+ */
+uint16_t soccr_csum_update16(uint16_t csum, uint16_t old, uint16_t new_);
+uint16_t soccr_csum_update32(uint16_t csum, uint32_t old, uint32_t new_);
+
+/*
+ * Length of the frame soccr_pkt_build() would write for seg, or -EINVAL if
+ * seg is invalid (family, payload too large, options that do not fit).
+ */
+ssize_t soccr_pkt_len(const struct soccr_segment *seg, enum soccr_link link);
+
+/*
+ * Build the frame for seg into buf: optional Ethernet header, IPv4 (IHL 5,
+ * checksum) or IPv6 header, TCP header with options padded to a 32-bit
+ * boundary, payload, TCP checksum over the pseudo-header. Returns the frame
+ * length, -ENOSPC if len is too small, -EINVAL if seg is invalid.
+ */
+ssize_t soccr_pkt_build(const struct soccr_segment *seg, enum soccr_link link, void *buf,
+			size_t len);
+
+/*
+ * Rewrite seq and ack (host order) in a frame made by soccr_pkt_build(),
+ * updating the TCP checksum incrementally (RFC 1624). Returns 0, or
+ * -EBADMSG if the frame is not one this library could have built.
+ */
+int soccr_pkt_set_seq_ack(void *frame, size_t len, enum soccr_link link, uint32_t seq,
+			  uint32_t ack);
+
+/* Parser flags. */
+#define SOCCR_PARSE_NOCSUM 0x1	/* do not fail on bad checksums (still reported in *_csum_ok) */
+
+/*
+ * Parse a frame: Ethernet (optional 802.1Q tag) or nothing, IPv4 (with
+ * options) or IPv6 (hop-by-hop, routing, destination-options and fragment
+ * headers skipped), then TCP with options. Never reads past len. Returns 0,
+ * -EPROTONOSUPPORT if it is not TCP over IP (or a non-first fragment),
+ * -EBADMSG if malformed or truncated or (without SOCCR_PARSE_NOCSUM) if a
+ * checksum is wrong. seg->payload points into frame.
+ */
+int soccr_pkt_parse(const void *frame, size_t len, enum soccr_link link, unsigned int flags,
+		    struct soccr_segment *seg);
+
+/*
+ * Format a one-line summary of seg ("10.0.0.1:80 > 10.0.0.2:4000 [FA] seq 1
+ * ack 2 win 512 len 0") into buf. Returns what snprintf returns.
+ */
+int soccr_segment_str(const struct soccr_segment *seg, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SOCCR_PACKET_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The soccr tool: subcommands and shared helpers. */
+#ifndef SOCCR_CLI_H
+#define SOCCR_CLI_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Exit statuses of the CLI contract (DESIGN.md). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* the operation failed at run time */
+	EXIT_USAGE = 2,		/* usage error or invalid input */
+	EXIT_VERIFY = 3,	/* an injected segment was not seen or not absorbed */
+};
+
+/* Each subcommand gets argv starting at its own name. */
+int cmd_lock(int argc, char **argv);
+int cmd_inject(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* "soccr: <what failed>: <why>" on stderr, one line. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Set libsoccr's log callback to stderr: errors always, debug with -v / SOCCR_DEBUG=1. */
+void cli_setup_log(bool verbose);
+
+/*
+ * Parse "1.2.3.4:80" or "[fd00::1]:80" into ss (AF_INET or AF_INET6, port
+ * set). Returns 0, or -EINVAL with nothing written on any malformed input.
+ */
+int cli_parse_endpoint(const char *s, struct sockaddr_storage *ss);
+
+/* Format ss as "1.2.3.4:80" / "[fd00::1]:80". Returns buf. */
+char *cli_fmt_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len);
+
+/* Parse an unsigned integer (decimal, or 0x hex) no larger than max. Returns 0 or -EINVAL. */
+int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+#endif /* SOCCR_CLI_H */

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Helpers shared by the soccr subcommands. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <soccr/soccr.h>
+
+#include "cli.h"
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("soccr: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void log_stderr(unsigned int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(level == SOCCR_LOG_ERR ? "soccr: error: " : "soccr: debug: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+void cli_setup_log(bool verbose)
+{
+	const char *env = getenv("SOCCR_DEBUG");
+
+	if (env && *env && strcmp(env, "0"))
+		verbose = true;
+	libsoccr_set_log(verbose ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_stderr);
+}
+
+int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_endpoint(const char *s, struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port, *close;
+	struct sockaddr_storage tmp;
+	uint64_t p;
+	size_t n;
+
+	if (!s)
+		return -EINVAL;
+	memset(&tmp, 0, sizeof(tmp));
+	if (s[0] == '[') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&tmp;
+
+		close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		n = (size_t)(close - s - 1);
+		if (n == 0 || n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -EINVAL;
+		sin6->sin6_family = AF_INET6;
+		port = close + 2;
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&tmp;
+
+		close = strrchr(s, ':');
+		if (!close)
+			return -EINVAL;
+		n = (size_t)(close - s);
+		if (n == 0 || n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -EINVAL;
+		sin->sin_family = AF_INET;
+		port = close + 1;
+	}
+	/* Only plain decimal ports, 0..65535. */
+	if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
+		return -EINVAL;
+	if (cli_parse_u64(port, 65535, &p))
+		return -EINVAL;
+	if (tmp.ss_family == AF_INET)
+		((struct sockaddr_in *)&tmp)->sin_port = htons((uint16_t)p);
+	else
+		((struct sockaddr_in6 *)&tmp)->sin6_port = htons((uint16_t)p);
+	*ss = tmp;
+	return 0;
+}
+
+char *cli_fmt_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+	return buf;
+}
