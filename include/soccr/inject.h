@@ -41,29 +41,47 @@ int soccr_injector_open(const struct soccr_injector_opts *opts, struct soccr_inj
 /* Close the socket and free the handle. NULL is allowed. */
 void soccr_injector_close(struct soccr_injector *inj);
 
-/* Interface index, and the link framing frames need (SOCCR_LINK_ETH for lo and Ethernet). */
+/*
+ * Interface index, and the link framing frames need: SOCCR_LINK_ETH for lo
+ * (ARPHRD_LOOPBACK) and Ethernet-type devices (veth, bridge, ...),
+ * SOCCR_LINK_NONE for devices without a link header (tun, wireguard: the
+ * frame is the IP packet). Other device types are refused by open.
+ */
 int soccr_injector_ifindex(const struct soccr_injector *inj);
 enum soccr_link soccr_injector_link(const struct soccr_injector *inj);
 
-/* The interface's own hardware address (zeros for lo); returns 0 or -errno. */
+/* The interface's name; the string belongs to the handle. */
+const char *soccr_injector_ifname(const struct soccr_injector *inj);
+
+/*
+ * The interface's own hardware address (zeros for lo and for devices
+ * without one); returns 0 or -errno.
+ */
 int soccr_injector_hwaddr(const struct soccr_injector *inj, uint8_t mac[SOCCR_ETH_ALEN]);
 
 /*
  * Send one frame, framed as soccr_injector_link() says (build it with that
- * link). Returns 0 or a negative errno.
+ * link). Returns 0 or a negative errno: -EINVAL for a frame too short or
+ * (without a link header) not IPv4/IPv6, -EMSGSIZE larger than the MTU,
+ * -ENETDOWN interface down, ...
  */
 int soccr_injector_send(struct soccr_injector *inj, const void *frame, size_t len);
 
 /*
- * Send n frames with sendmmsg(). Returns the number sent (n on full success)
- * or a negative errno if none was sent.
+ * Send n frames with sendmmsg(). Every frame is checked before anything is
+ * sent. Returns the number sent: n on full success, fewer when a later frame
+ * failed (its error is logged), or a negative errno if none was sent.
  */
 int soccr_injector_send_batch(struct soccr_injector *inj, const struct iovec *frames,
 			      unsigned int n);
 
 /*
- * Build seg with the injector's framing (Ethernet addresses taken from seg)
- * and send it. Returns 0 or a negative errno.
+ * Build seg with the injector's framing and send it. With Ethernet framing
+ * the MAC addresses are seg->eth_src/eth_dst, chosen by the caller: zeros on
+ * lo; on an Ethernet device typically its own address
+ * (soccr_injector_hwaddr()) as destination, so that the frame, once a tc
+ * program redirects it to the device's ingress, is taken as PACKET_HOST.
+ * The frame buffer is kept in the handle. Returns 0 or a negative errno.
  */
 int soccr_injector_send_segment(struct soccr_injector *inj, const struct soccr_segment *seg);
 
