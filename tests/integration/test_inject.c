@@ -375,11 +375,7 @@ static void test_batch_of_pure_acks_all_reach_the_socket(void **state)
 	conn_close_clean(&k);
 }
 
-/*
- * Frames carry SOCCR_MARK by default, another mark on request, none with
- * no_mark: an nftables rule in ns b counts marked TCP packets to a port at
- * prerouting (the mark survives lo's turn-around to the input path).
- */
+/* Sum of the packet counters of an nftables table in ns b. */
 static uint64_t nft_count(struct ctx *x, const char *table)
 {
 	char cmd[256], line[512];
@@ -393,7 +389,7 @@ static uint64_t nft_count(struct ctx *x, const char *table)
 		char *c = strstr(line, "counter packets ");
 
 		if (c)
-			pk = strtoull(c + strlen("counter packets "), NULL, 10);
+			pk += strtoull(c + strlen("counter packets "), NULL, 10);
 	}
 	assert_int_equal(pclose(f), 0);
 	return pk;
@@ -415,6 +411,12 @@ static void send_marked_ack(struct ctx *x, struct soccr_injector *inj, uint16_t 
 	assert_int_equal(soccr_injector_send_segment(inj, &seg), 0);
 }
 
+/*
+ * Frames carry SOCCR_MARK by default, another mark on request, none with
+ * no_mark: one nftables rule per port in ns b counts TCP packets with the
+ * expected mark at prerouting (the mark survives lo's turn-around to the
+ * input path).
+ */
 static void test_frames_carry_soccr_mark_unless_told_otherwise(void **state)
 {
 	struct ctx *x = *state;
