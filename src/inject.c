@@ -370,6 +370,8 @@ SOCCR_API int soccr_injector_send_batch(struct soccr_injector *inj, const struct
 				  sent, n, frames[sent].iov_len);
 			return sent ? (int)sent : err;
 		}
+		if (r == 0)	/* cannot happen with chunk > 0; never spin on it */
+			break;
 		sent += (unsigned int)r;
 	}
 	return (int)sent;

@@ -5,7 +5,11 @@
  *
  * One handle is bound to one interface and reuses one socket for every send.
  * Frames carry SO_MARK = SOCCR_MARK by default, which the network lock lets
- * through.
+ * through. They go through the device's tc egress hook (no
+ * PACKET_QDISC_BYPASS), because the lock and its mark-aware turn-around to
+ * ingress live there. On lo the receive path usually runs within the send
+ * call (softirq on the sending CPU), but nothing guarantees it: callers that
+ * need certainty check the socket (TCP_INFO, TCP_QUEUE_SEQ).
  */
 #ifndef SOCCR_INJECT_H
 #define SOCCR_INJECT_H
