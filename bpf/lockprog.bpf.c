@@ -56,7 +56,6 @@ const volatile __u32 pass_mark = SOCCR_LOCK_DEFAULT_MARK;
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SOCCR_LOCK_MAX_FLOWS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct soccr_lock_key);
 	__type(value, struct soccr_lock_val);
 } soccr_flows SEC(".maps");

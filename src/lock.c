@@ -372,6 +372,71 @@ static bool is_lock_prog(__u32 id)
 	return ret;
 }
 
+/* Count the filters on one clsact hook through an rtnetlink dump; -errno on failure. */
+static int count_filters(int ifindex, __u32 parent)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct tcmsg tc;
+	} req;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int fd, err = 0, count = 0;
+	bool done = false;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.tc));
+	req.nh.nlmsg_type = RTM_GETTFILTER;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.nh.nlmsg_seq = 1;
+	req.tc.tcm_family = AF_UNSPEC;
+	req.tc.tcm_ifindex = ifindex;
+	req.tc.tcm_parent = parent;
+	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				err = e->error;
+				done = true;
+				break;
+			}
+			if (nh->nlmsg_type == RTM_NEWTFILTER)
+				count++;
+		}
+	}
+out:
+	close(fd);
+	return err ? err : count;
+}
+
+static __u32 hook_parent(enum bpf_tc_attach_point point)
+{
+	return TC_H_MAKE(TC_H_CLSACT, point == BPF_TC_INGRESS ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
+}
+
 static int attach_point(struct soccr_lock *lock, const char *ifname, int ifindex,
 			enum bpf_tc_attach_point point)
 {
@@ -382,7 +447,11 @@ static int attach_point(struct soccr_lock *lock, const char *ifname, int ifindex
 			    .priority = SOCCR_LOCK_TC_PRIO, .prog_fd = lock->prog_fd);
 	int err;
 
-	err = bpf_tc_query(&hook, &q);
+	/*
+	 * Query only a hook that has filters: on an empty one the kernel
+	 * answers with an extack error that libbpf prints as a warning.
+	 */
+	err = count_filters(ifindex, hook_parent(point)) > 0 ? bpf_tc_query(&hook, &q) : -ENOENT;
 	if (!err) {
 		if (q.prog_id == lock->prog_id) {
 			pr_dbg("lock: %s %s: already attached", ifname, hook_name(point));
@@ -474,66 +543,6 @@ SOCCR_API int soccr_lock_attach_all(struct soccr_lock *lock)
 	return first;
 }
 
-/* Count the filters on one clsact hook through an rtnetlink dump; -errno on failure. */
-static int count_filters(int ifindex, __u32 parent)
-{
-	struct {
-		struct nlmsghdr nh;
-		struct tcmsg tc;
-	} req;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
-	int fd, err = 0, count = 0;
-	bool done = false;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	memset(&req, 0, sizeof(req));
-	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.tc));
-	req.nh.nlmsg_type = RTM_GETTFILTER;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.nh.nlmsg_seq = 1;
-	req.tc.tcm_family = AF_UNSPEC;
-	req.tc.tcm_ifindex = ifindex;
-	req.tc.tcm_parent = parent;
-	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		goto out;
-	}
-	while (!done) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *nh;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
-			if (nh->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (nh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(nh);
-
-				err = e->error;
-				done = true;
-				break;
-			}
-			if (nh->nlmsg_type == RTM_NEWTFILTER)
-				count++;
-		}
-	}
-out:
-	close(fd);
-	return err ? err : count;
-}
-
 static int detach_point(const char *ifname, int ifindex, enum bpf_tc_attach_point point)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
@@ -541,9 +550,12 @@ static int detach_point(const char *ifname, int ifindex, enum bpf_tc_attach_poin
 			    .priority = SOCCR_LOCK_TC_PRIO);
 	int err;
 
+	/* No clsact or no filter on this hook: nothing of ours (and no libbpf warning). */
+	if (count_filters(ifindex, hook_parent(point)) <= 0)
+		return 0;
 	err = bpf_tc_query(&hook, &o);
 	if (err)
-		return 0;	/* nothing there (or no clsact at all) */
+		return 0;
 	if (!is_lock_prog(o.prog_id)) {
 		pr_dbg("lock: %s %s: prog id %u at our handle is not a soccr lock, left alone",
 		       ifname, hook_name(point), o.prog_id);
@@ -578,8 +590,8 @@ static int detach_ifindex(const char *ifname, int ifindex)
 	 * We created the clsact qdisc if it was missing; take it away again,
 	 * but only when no filter of anyone else is left on either hook.
 	 */
-	n_in = count_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS));
-	n_eg = count_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS));
+	n_in = count_filters(ifindex, hook_parent(BPF_TC_INGRESS));
+	n_eg = count_filters(ifindex, hook_parent(BPF_TC_EGRESS));
 	if (n_in != 0 || n_eg != 0) {
 		pr_dbg("lock: %s: clsact kept (%d ingress, %d egress filters left)", ifname, n_in,
 		       n_eg);
@@ -765,7 +777,8 @@ static bool batch_unsupported(int err)
 static int run_batch(int fd, bool del, struct soccr_lock_key *keys, struct soccr_lock_val *vals,
 		     size_t n, int skip_err)
 {
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = del ? 0 : BPF_NOEXIST);
+	/* Batch updates accept no BPF_NOEXIST (only BPF_F_LOCK): they overwrite. */
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	size_t done = 0;
 
 	while (done < n) {
@@ -776,17 +789,20 @@ static int run_batch(int fd, bool del, struct soccr_lock_key *keys, struct soccr
 			err = bpf_map_delete_batch(fd, keys + done, &cnt, &opts);
 		else
 			err = bpf_map_update_batch(fd, keys + done, vals + done, &cnt, &opts);
-		err = err ? -errno : 0;
-		if (cnt > n - done)
-			cnt = (__u32)(n - done);
-		done += cnt;
-		if (!err)
-			continue;
-		if (err == skip_err) {
-			done++;
+		if (!err) {
+			done = n;
+			break;
+		}
+		err = -errno;
+		/*
+		 * The kernel writes back the count of elements done only once it
+		 * has started on them; a check failing before leaves ours as is.
+		 */
+		if (err == skip_err && cnt < n - done) {
+			done += cnt + 1;
 			continue;
 		}
-		if (done == 0 && cnt == 0 && batch_unsupported(err))
+		if (done == 0 && batch_unsupported(err))
 			return 1;	/* fall back to one call per flow */
 		return err;
 	}

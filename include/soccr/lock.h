@@ -31,8 +31,12 @@ extern "C" {
 #define SOCCR_LOCK_TC_HANDLE 0xC114
 #define SOCCR_LOCK_TC_PRIO 1
 
-/* Capacity of the lock: flows locked at once (the map's max_entries). */
-#define SOCCR_LOCK_CAPACITY 262144
+/*
+ * Capacity of the lock: flows locked at once (the map's max_entries). The
+ * map is preallocated (fast batch updates): about 18 MiB of kernel memory
+ * while a lock exists.
+ */
+#define SOCCR_LOCK_CAPACITY 131072
 
 /* soccr_lock_opts.flags */
 #define SOCCR_LOCK_NO_CREATE 0x1	/* open only an existing (pinned) lock, else -ENOENT */
@@ -100,8 +104,9 @@ int soccr_lock_detach_dev(struct soccr_lock *lock, const char *ifname);
 
 /*
  * Lock or unlock flows (both directions). Adding a locked flow again (in
- * either orientation) or deleting an absent one is not an error; adding again
- * keeps the flow's counters. The batch calls return the number of flows
+ * either orientation) or deleting an absent one is not an error. Adding
+ * again with soccr_lock_add() keeps the flow's counters; a batch add resets
+ * them (the kernel's batch update has no "only if new" mode). The batch calls return the number of flows
  * handled (n) or a negative errno; a batch that fails part-way is not rolled
  * back (-E2BIG: the lock is full, see SOCCR_LOCK_CAPACITY).
  */
