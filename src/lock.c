@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/netlink.h>
+#include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -372,16 +373,49 @@ static bool is_lock_prog(__u32 id)
 	return ret;
 }
 
-/* Count the filters on one clsact hook through an rtnetlink dump; -errno on failure. */
-static int count_filters(int ifindex, __u32 parent)
+struct hook_scan {
+	int filters;	/* netlink filter entries on the hook (0: none left) */
+	__u32 ours;	/* id of the bpf program at our handle+priority, 0 if none */
+};
+
+static void scan_filter(const struct nlmsghdr *nh, struct hook_scan *hs)
+{
+	const struct tcmsg *tc = NLMSG_DATA(nh);
+	int len = (int)nh->nlmsg_len - NLMSG_LENGTH(sizeof(*tc));
+	bool bpf = false;
+	__u32 id = 0;
+
+	hs->filters++;
+	/* tcm_info carries the priority in its upper 16 bits (and the protocol below). */
+	if (len < 0 || tc->tcm_handle != SOCCR_LOCK_TC_HANDLE ||
+	    TC_H_MAJ(tc->tcm_info) >> 16 != SOCCR_LOCK_TC_PRIO)
+		return;
+	for (struct rtattr *rta = TCA_RTA(tc); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		if (rta->rta_type == TCA_KIND)
+			bpf = RTA_PAYLOAD(rta) >= 4 && !memcmp(RTA_DATA(rta), "bpf", 4);
+		if (rta->rta_type == TCA_OPTIONS) {
+			int olen = (int)RTA_PAYLOAD(rta);
+
+			for (struct rtattr *o = RTA_DATA(rta); RTA_OK(o, olen); o = RTA_NEXT(o, olen))
+				if (o->rta_type == TCA_BPF_ID && RTA_PAYLOAD(o) >= sizeof(__u32))
+					memcpy(&id, RTA_DATA(o), sizeof(id));
+		}
+	}
+	if (bpf)
+		hs->ours = id;
+}
+
+/* Run an rtnetlink dump of tc objects (RTM_GETTFILTER, RTM_GETQDISC); cb sees each reply. */
+static int tc_dump(__u16 type, int ifindex, __u32 parent,
+		   void (*cb)(const struct nlmsghdr *nh, void *ctx), void *ctx)
 {
 	struct {
 		struct nlmsghdr nh;
 		struct tcmsg tc;
 	} req;
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
-	int fd, err = 0, count = 0;
+	char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int fd, err = 0;
 	bool done = false;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -389,7 +423,7 @@ static int count_filters(int ifindex, __u32 parent)
 		return -errno;
 	memset(&req, 0, sizeof(req));
 	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.tc));
-	req.nh.nlmsg_type = RTM_GETTFILTER;
+	req.nh.nlmsg_type = type;
 	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	req.nh.nlmsg_seq = 1;
 	req.tc.tcm_family = AF_UNSPEC;
@@ -423,13 +457,59 @@ static int count_filters(int ifindex, __u32 parent)
 				done = true;
 				break;
 			}
-			if (nh->nlmsg_type == RTM_NEWTFILTER)
-				count++;
+			if (nh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct tcmsg)))
+				cb(nh, ctx);
 		}
 	}
 out:
 	close(fd);
-	return err ? err : count;
+	return err;
+}
+
+static void scan_filter_cb(const struct nlmsghdr *nh, void *ctx)
+{
+	if (nh->nlmsg_type == RTM_NEWTFILTER)
+		scan_filter(nh, ctx);
+}
+
+/*
+ * Which filters one clsact hook has: how many, and which program sits at
+ * our handle+priority. We read the dump ourselves rather than calling
+ * bpf_tc_query(): libbpf prints the kernel's complaint as a warning whenever
+ * the answer is "not there", which is our common case.
+ */
+static int scan_hook(int ifindex, __u32 parent, struct hook_scan *hs)
+{
+	memset(hs, 0, sizeof(*hs));
+	return tc_dump(RTM_GETTFILTER, ifindex, parent, scan_filter_cb, hs);
+}
+
+struct clsact_scan {
+	int ifindex;
+	bool found;
+};
+
+static void clsact_cb(const struct nlmsghdr *nh, void *ctx)
+{
+	const struct tcmsg *tc = NLMSG_DATA(nh);
+	struct clsact_scan *cs = ctx;
+	int len = (int)nh->nlmsg_len - NLMSG_LENGTH(sizeof(*tc));
+
+	if (nh->nlmsg_type != RTM_NEWQDISC || tc->tcm_ifindex != cs->ifindex)
+		return;
+	for (struct rtattr *rta = TCA_RTA(tc); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type == TCA_KIND && RTA_PAYLOAD(rta) >= 7 &&
+		    !memcmp(RTA_DATA(rta), "clsact", 7))
+			cs->found = true;
+}
+
+/* Does the device have a clsact qdisc? 1, 0, or a negative errno. */
+static int has_clsact(int ifindex)
+{
+	struct clsact_scan cs = { .ifindex = ifindex };
+	int err = tc_dump(RTM_GETQDISC, ifindex, 0, clsact_cb, &cs);
+
+	return err ? err : cs.found;
 }
 
 static __u32 hook_parent(enum bpf_tc_attach_point point)
@@ -441,29 +521,26 @@ static int attach_point(struct soccr_lock *lock, const char *ifname, int ifindex
 			enum bpf_tc_attach_point point)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = SOCCR_LOCK_TC_HANDLE,
-			    .priority = SOCCR_LOCK_TC_PRIO);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, a, .handle = SOCCR_LOCK_TC_HANDLE,
 			    .priority = SOCCR_LOCK_TC_PRIO, .prog_fd = lock->prog_fd);
+	struct hook_scan hs;
 	int err;
 
-	/*
-	 * Query only a hook that has filters: on an empty one the kernel
-	 * answers with an extack error that libbpf prints as a warning.
-	 */
-	err = count_filters(ifindex, hook_parent(point)) > 0 ? bpf_tc_query(&hook, &q) : -ENOENT;
-	if (!err) {
-		if (q.prog_id == lock->prog_id) {
-			pr_dbg("lock: %s %s: already attached", ifname, hook_name(point));
-			return 0;
-		}
+	err = scan_hook(ifindex, hook_parent(point), &hs);
+	if (err) {
+		pr_err("lock: %s %s: list filters: %s", ifname, hook_name(point), strerror(-err));
+		return err;
+	}
+	if (hs.ours == lock->prog_id) {
+		pr_dbg("lock: %s %s: already attached", ifname, hook_name(point));
+		return 0;
+	}
+	if (hs.ours) {
 		pr_err("lock: %s %s: handle %#x prio %u holds another program (id %u); "
 		       "'soccr lock detach' removes a stale lock",
-		       ifname, hook_name(point), SOCCR_LOCK_TC_HANDLE, SOCCR_LOCK_TC_PRIO, q.prog_id);
+		       ifname, hook_name(point), SOCCR_LOCK_TC_HANDLE, SOCCR_LOCK_TC_PRIO, hs.ours);
 		return -EEXIST;
 	}
-	if (err != -ENOENT && err != -EINVAL)
-		pr_dbg("lock: %s %s: query: %s", ifname, hook_name(point), strerror(-err));
 
 	err = bpf_tc_attach(&hook, &a);
 	if (err) {
@@ -488,8 +565,11 @@ SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
 		return err;
 	}
 	hook.ifindex = ifindex;
-	/* Creates the clsact qdisc; one already there (ours or not) is fine. */
-	err = bpf_tc_hook_create(&hook);
+	/*
+	 * Create the clsact qdisc unless the device has one (ours or not);
+	 * asking first spares the host a libbpf warning about -EEXIST.
+	 */
+	err = has_clsact(ifindex) == 1 ? 0 : bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
 		pr_err("lock: %s: create clsact qdisc: %s", ifname, strerror(-err));
 		return err;
@@ -548,23 +628,17 @@ static int detach_point(const char *ifname, int ifindex, enum bpf_tc_attach_poin
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = SOCCR_LOCK_TC_HANDLE,
 			    .priority = SOCCR_LOCK_TC_PRIO);
+	struct hook_scan hs;
 	int err;
 
-	/* No clsact or no filter on this hook: nothing of ours (and no libbpf warning). */
-	if (count_filters(ifindex, hook_parent(point)) <= 0)
+	/* Nothing at our handle (or no clsact at all): nothing of ours here. */
+	if (scan_hook(ifindex, hook_parent(point), &hs) || !hs.ours)
 		return 0;
-	err = bpf_tc_query(&hook, &o);
-	if (err)
-		return 0;
-	if (!is_lock_prog(o.prog_id)) {
+	if (!is_lock_prog(hs.ours)) {
 		pr_dbg("lock: %s %s: prog id %u at our handle is not a soccr lock, left alone",
-		       ifname, hook_name(point), o.prog_id);
+		       ifname, hook_name(point), hs.ours);
 		return 0;
 	}
-	/* bpf_tc_detach() wants exactly handle+priority, nothing else set. */
-	o.prog_id = 0;
-	o.prog_fd = 0;
-	o.flags = 0;
 	err = bpf_tc_detach(&hook, &o);
 	if (err && err != -ENOENT) {
 		pr_err("lock: %s %s: detach: %s", ifname, hook_name(point), strerror(-err));
@@ -578,7 +652,8 @@ static int detach_ifindex(const char *ifname, int ifindex)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	int in, eg, n_in, n_eg, err;
+	struct hook_scan hs_in, hs_eg;
+	int in, eg, err;
 
 	in = detach_point(ifname, ifindex, BPF_TC_INGRESS);
 	eg = detach_point(ifname, ifindex, BPF_TC_EGRESS);
@@ -590,11 +665,11 @@ static int detach_ifindex(const char *ifname, int ifindex)
 	 * We created the clsact qdisc if it was missing; take it away again,
 	 * but only when no filter of anyone else is left on either hook.
 	 */
-	n_in = count_filters(ifindex, hook_parent(BPF_TC_INGRESS));
-	n_eg = count_filters(ifindex, hook_parent(BPF_TC_EGRESS));
-	if (n_in != 0 || n_eg != 0) {
-		pr_dbg("lock: %s: clsact kept (%d ingress, %d egress filters left)", ifname, n_in,
-		       n_eg);
+	if (scan_hook(ifindex, hook_parent(BPF_TC_INGRESS), &hs_in) ||
+	    scan_hook(ifindex, hook_parent(BPF_TC_EGRESS), &hs_eg))
+		return 0;
+	if (hs_in.filters || hs_eg.filters) {
+		pr_dbg("lock: %s: clsact kept, other filters remain", ifname);
 		return 0;
 	}
 	err = bpf_tc_hook_destroy(&hook);
