@@ -1,13 +1,135 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* Segments "from the peer" for the FIN bookkeeping of libsoccr_restore(). */
+/*
+ * Segments "from the peer" for the FIN bookkeeping of libsoccr_restore():
+ * the peer's FIN, and the peer's ACK of our FIN. Built by the packet builder,
+ * sent with SO_MARK = SOCCR_MARK through the cached injection path
+ * (src/route.c), and then checked to have been absorbed: the socket's
+ * receive sequence and state (or its send queue) must show it. The kernel
+ * drops a segment it does not like without telling anyone, so this check is
+ * the only way to know that a restore really worked.
+ */
 #include <errno.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "repair.h"
 
-int soccr_inject_from_peer(const struct soccr_peer_seg *seg, const struct soccr_absorb *want)
+/*
+ * The receive path usually runs before sendto() returns (softirq on the
+ * way out of the syscall); when it does not (another CPU, a busy backlog),
+ * wait with growing pauses, up to about 100 ms in total.
+ */
+static const unsigned int absorb_wait_us[] = { 0, 10, 50, 100, 500, 1000, 4000, 10000, 20000,
+					       30000, 40000 };
+
+struct seen {
+	int state;
+	uint32_t rcv_nxt;
+	int outq;
+};
+
+static int look(int fd, struct seen *s)
 {
-	(void)want;
-	errno = ENOTSUP;
-	pr_err("sk %d: injecting a segment from the peer: not implemented yet", seg->fd);
-	return -ENOTSUP;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int q = TCP_RECV_QUEUE;
+
+	memset(s, 0, sizeof(*s));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		return -errno;
+	s->state = ti.tcpi_state;
+	len = sizeof(s->rcv_nxt);
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &s->rcv_nxt, &len))
+		return -errno;
+	q = TCP_NO_QUEUE;
+	setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	if (ioctl(fd, SIOCOUTQ, &s->outq))
+		return -errno;
+	return 0;
+}
+
+static bool absorbed(const struct seen *s, const struct soccr_absorb *want)
+{
+	return s->state == want->state && (!want->check_rcv_nxt || s->rcv_nxt == want->rcv_nxt) &&
+	       (!want->check_acked || s->outq == 0);
+}
+
+static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *path)
+{
+	struct soccr_segment seg = {
+		.family = ps->flow.family,
+		.src = ps->flow.peer,
+		.dst = ps->flow.local,
+		.sport = ps->flow.pport,
+		.dport = ps->flow.lport,
+		.seq = ps->seq,
+		.ack = ps->ack,
+		.flags = ps->flags,
+		.window = ps->window,
+		.opts = ps->ts ? SOCCR_OPT_TS : 0,
+		.ts_val = ps->ts_val,
+		.ts_ecr = ps->ts_ecr,
+		.df = true,
+	};
+	int ret;
+
+	/* lo: zero MACs (lo's own). A device: its own MAC, which the bypass looks for. */
+	if (!path->loopback) {
+		memcpy(seg.eth_dst, path->mac, SOCCR_ETH_ALEN);
+		memcpy(seg.eth_src, path->mac, SOCCR_ETH_ALEN);
+	}
+	ret = soccr_injector_send_segment(path->inj, &seg);
+	if (ret) {
+		errno = -ret;
+		pr_perror("sk %d: sending the segment", ps->fd);
+	}
+	return ret;
+}
+
+int soccr_inject_from_peer(const struct soccr_peer_seg *ps, const struct soccr_absorb *want)
+{
+	struct soccr_path path;
+	const char *what = (ps->flags & SOCCR_TCP_FIN) ? "FIN" : "ACK";
+	struct seen s;
+	int ret;
+
+	ret = soccr_path_get(ps->fd, &ps->flow, &path);
+	if (ret)
+		return ret;
+	ret = send_seg(ps, &path);
+	soccr_path_put();
+	if (ret)
+		return ret;
+	pr_dbg("sk %d: injected the peer's %s: seq %u ack %u win %u%s", ps->fd, what, ps->seq,
+	       ps->ack, ps->window, ps->ts ? " (timestamps)" : "");
+
+	for (size_t i = 0; i < ARRAY_SIZE(absorb_wait_us); i++) {
+		if (absorb_wait_us[i])
+			usleep(absorb_wait_us[i]);
+		ret = look(ps->fd, &s);
+		if (ret) {
+			errno = -ret;
+			pr_perror("sk %d: checking the injected %s", ps->fd, what);
+			return ret;
+		}
+		if (absorbed(&s, want)) {
+			pr_dbg("sk %d: the %s was absorbed (state %d, rcv_nxt %u)", ps->fd, what,
+			       s.state, s.rcv_nxt);
+			return 0;
+		}
+	}
+	pr_err("sk %d: the injected %s (seq %u ack %u) was not absorbed: state %d (want %d), "
+	       "rcv_nxt %u (want %u), unacked %d: dropped on the way in (a firewall that does "
+	       "not accept mark 0x%x? reverse-path filter?) or refused by TCP",
+	       ps->fd, what, ps->seq, ps->ack, s.state, want->state, s.rcv_nxt,
+	       want->check_rcv_nxt ? want->rcv_nxt : s.rcv_nxt, s.outq, SOCCR_MARK);
+	return -ENOLINK;
 }

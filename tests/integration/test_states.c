@@ -785,11 +785,24 @@ static void run_matrix(enum scenario sc)
 	assert_int_equal(failed, 0);
 }
 
-static void test_established_restores_both_queues(void **state)
-{
-	(void)state;
-	run_matrix(SC_ESTABLISHED);
-}
+#define MATRIX_TEST(fn, sc)             \
+	static void fn(void **state)    \
+	{                               \
+		(void)state;            \
+		run_matrix(sc);         \
+	}
+
+MATRIX_TEST(test_established_restores_both_queues, SC_ESTABLISHED)
+MATRIX_TEST(test_fin_wait1_restores_fin_queued_behind_unsent_data, SC_FIN_WAIT1_FULL)
+MATRIX_TEST(test_fin_wait1_restores_sent_unacked_data_and_fin, SC_FIN_WAIT1_SENT)
+MATRIX_TEST(test_fin_wait2_restores_acked_fin, SC_FIN_WAIT2)
+MATRIX_TEST(test_close_wait_restores_peer_fin, SC_CLOSE_WAIT)
+MATRIX_TEST(test_last_ack_restores_both_fins_ours_unsent, SC_LAST_ACK_FULL)
+MATRIX_TEST(test_last_ack_restores_both_fins_ours_sent, SC_LAST_ACK_SENT)
+MATRIX_TEST(test_closing_restores_both_fins_ours_unsent, SC_CLOSING_FULL)
+MATRIX_TEST(test_closing_restores_both_fins_ours_sent, SC_CLOSING_SENT)
+MATRIX_TEST(test_close_restores_finished_connection, SC_CLOSE)
+MATRIX_TEST(test_syn_sent_reissues_connect, SC_SYN_SENT)
 
 static int group_setup(void **state)
 {
@@ -818,6 +831,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_established_restores_both_queues),
+		cmocka_unit_test(test_fin_wait1_restores_fin_queued_behind_unsent_data),
+		cmocka_unit_test(test_fin_wait1_restores_sent_unacked_data_and_fin),
+		cmocka_unit_test(test_fin_wait2_restores_acked_fin),
+		cmocka_unit_test(test_close_wait_restores_peer_fin),
+		cmocka_unit_test(test_last_ack_restores_both_fins_ours_unsent),
+		cmocka_unit_test(test_last_ack_restores_both_fins_ours_sent),
+		cmocka_unit_test(test_closing_restores_both_fins_ours_unsent),
+		cmocka_unit_test(test_closing_restores_both_fins_ours_sent),
+		cmocka_unit_test(test_close_restores_finished_connection),
+		cmocka_unit_test(test_syn_sent_reissues_connect),
 	};
 
 	tns_require_root();

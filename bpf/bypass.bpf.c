@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The injection bypass: a tc egress program (attached as a tcx link, ahead
+ * of any other egress program) that turns the frames we inject "from the
+ * peer" around to the same device's ingress.
+ *
+ * libsoccr_restore() sends such a frame through an AF_PACKET socket bound to
+ * the device that routes to the peer, with SO_MARK = SOCCR_MARK and the
+ * device's own MAC as destination. Redirected to ingress, the kernel receives
+ * it on the right device, so a strict reverse-path check (rp_filter = 1)
+ * passes, eth_type_trans() makes it PACKET_HOST, and the mark survives (same
+ * netns: skb_scrub_packet() keeps it), so a lock accepting SOCCR_MARK lets it
+ * in. Anything else goes on untouched (TCX_NEXT).
+ *
+ * Both tests are needed: the mark alone could be set by other software on
+ * ordinary traffic, and no ordinary egress frame is addressed to the
+ * sender's own MAC.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+
+#include <bpf/bpf_helpers.h>
+
+/* Set by the loader before load. */
+const volatile __u32 pass_mark = 0xC114;
+const volatile __u8 own_mac[ETH_ALEN] = { 0 };
+
+SEC("tc")
+int soccr_bypass(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if (skb->mark != pass_mark)
+		return TC_ACT_UNSPEC;
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_UNSPEC;
+	for (int i = 0; i < ETH_ALEN; i++)
+		if (eth->h_dest[i] != own_mac[i])
+			return TC_ACT_UNSPEC;
+	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+}
+
+char LICENSE[] SEC("license") = "GPL";
