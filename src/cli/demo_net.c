@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * soccr demo, the network: four namespaces (a switch with a bridge, and the
+ * client, origin and destination hosts, each with one veth "eth0" on the
+ * bridge), commands run inside them, the client-side packet holds, and the
+ * move of the service address with the neighbour announcements a real host
+ * sends when an address moves to it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <net/if.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "demo.h"
+
+static const char *const host_sfx[H_NR] = { "sw", "client", "origin", "dest" };
+static const int host_id[H_NR] = { 0, DEMO_CLIENT_HOST, DEMO_ORIGIN_HOST, DEMO_DEST_HOST };
+
+static char errbuf[512];
+
+const char *demo_err(void)
+{
+	return errbuf[0] ? errbuf : "unknown error";
+}
+
+void demo_set_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+}
+
+void demo_names(struct demo *d, pid_t gpid)
+{
+	d->gpid = gpid;
+	for (int h = 0; h < H_NR; h++) {
+		snprintf(d->ns[h], sizeof(d->ns[h]), "soccr-demo-%d-%s", (int)gpid, host_sfx[h]);
+		d->nsfd[h] = -1;
+	}
+	snprintf(d->pin_dir[0], sizeof(d->pin_dir[0]), "/sys/fs/bpf/soccr-demo-%d-origin",
+		 (int)gpid);
+	snprintf(d->pin_dir[1], sizeof(d->pin_dir[1]), "/sys/fs/bpf/soccr-demo-%d-dest",
+		 (int)gpid);
+	snprintf(d->tmpdir, sizeof(d->tmpdir), "/tmp/soccr-demo-%d", (int)gpid);
+}
+
+/*
+ * Run a command given as a printf format whose expansion is split at spaces
+ * (no shell, no quoting: every argument here is a plain word), inside the
+ * network namespace nsfd (-1: the current one). Its output goes to out (if
+ * given) and, when it fails, into the error message. Returns its exit
+ * status (0 success) or -1.
+ */
+int demo_run(int nsfd, char *out, size_t outlen, const char *fmt, ...)
+{
+	char cmd[512], buf[512], tail[256], *argv[64], *save = NULL, *tok;
+	size_t got = 0;
+	int argc = 0, pfd[2], status;
+	va_list ap;
+	pid_t pid;
+	ssize_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	snprintf(buf, sizeof(buf), "%s", cmd);
+	for (tok = strtok_r(buf, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	if (!argc)
+		return -1;
+	if (pipe2(pfd, O_CLOEXEC)) {
+		demo_set_err("pipe: %m");
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		demo_set_err("fork: %m");
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET)) {
+			dprintf(2, "setns: %m");
+			_exit(126);
+		}
+		execvp(argv[0], argv);
+		dprintf(2, "%s: %m", argv[0]);
+		_exit(127);
+	}
+	close(pfd[1]);
+	tail[0] = '\0';
+	if (out && outlen)
+		out[0] = '\0';
+	while ((n = read(pfd[0], tail, sizeof(tail) - 1)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		tail[n] = '\0';
+		if (out && got + 1 < outlen) {
+			size_t k = (size_t)n < outlen - got - 1 ? (size_t)n : outlen - got - 1;
+
+			memcpy(out + got, tail, k);
+			got += k;
+			out[got] = '\0';
+		}
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			demo_set_err("waitpid: %m");
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	/* The last chunk read holds the tail of the output: usually the error line. */
+	char *nl;
+
+	while ((nl = strrchr(tail, '\n')) && nl[1] == '\0')
+		*nl = '\0';
+	nl = strrchr(tail, '\n');
+	demo_set_err("'%s' failed: %s", cmd, nl ? nl + 1 : tail[0] ? tail : "(no output)");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int demo_enter(struct demo *d, enum demo_host h)
+{
+	if (setns(d->nsfd[h], CLONE_NEWNET)) {
+		demo_set_err("entering namespace %s: %m", d->ns[h]);
+		return -errno;
+	}
+	return 0;
+}
+
+int demo_leave(struct demo *d)
+{
+	if (setns(d->home_ns, CLONE_NEWNET)) {
+		demo_set_err("leaving the demo namespaces: %m");
+		return -errno;
+	}
+	return 0;
+}
+
+void demo_host_addr(int fam, int host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char s[64];
+
+	memset(ss, 0, sizeof(*ss));
+	if (fam == FAM_V4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		snprintf(s, sizeof(s), DEMO_NET4 "%d", host);
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		inet_pton(AF_INET, s, &sin->sin_addr);
+		if (len)
+			*len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		if (fam == FAM_V6)
+			snprintf(s, sizeof(s), DEMO_NET6 "%d", host);
+		else
+			snprintf(s, sizeof(s), "::ffff:" DEMO_NET4 "%d", host);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		inet_pton(AF_INET6, s, &sin6->sin6_addr);
+		if (len)
+			*len = sizeof(*sin6);
+	}
+}
+
+void demo_svc_addr(int fam, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	demo_host_addr(fam, DEMO_SVC_HOST, port, ss, len);
+}
+
+/* Wait until eth0 of every host has its carrier (IPv6 sends nothing before). */
+static int wait_carrier(struct demo *d)
+{
+	char out[1024];
+
+	for (int i = 0; i < 300; i++) {
+		int up = 0;
+
+		for (int h = H_CLIENT; h < H_NR; h++)
+			if (!demo_run(-1, out, sizeof(out), "ip -n %s -o link show eth0", d->ns[h]) &&
+			    strstr(out, "LOWER_UP"))
+				up++;
+		if (up == H_NR - 1)
+			return 0;
+		usleep(10000);
+	}
+	demo_set_err("eth0 of the hosts did not come up");
+	return -1;
+}
+
+int demo_topology(struct demo *d)
+{
+	char path[96];
+
+	for (int h = 0; h < H_NR; h++) {
+		if (demo_run(-1, NULL, 0, "ip netns add %s", d->ns[h]))
+			return -1;
+		snprintf(path, sizeof(path), "/run/netns/%s", d->ns[h]);
+		d->nsfd[h] = open(path, O_RDONLY | O_CLOEXEC);
+		if (d->nsfd[h] < 0) {
+			demo_set_err("%s: %m", path);
+			return -1;
+		}
+	}
+	/* STP off (the default): ports forward at once. Snooping off: ff02::1 floods. */
+	if (demo_run(-1, NULL, 0, "ip -n %s link add br0 type bridge mcast_snooping 0", d->ns[0]) ||
+	    demo_run(-1, NULL, 0, "ip -n %s link set br0 up", d->ns[0]))
+		return -1;
+	for (int h = H_CLIENT; h < H_NR; h++) {
+		int id = host_id[h];
+
+		if (demo_run(-1, NULL, 0,
+			     "ip -n %s link add p-%s type veth peer name eth0 address " DEMO_MAC_FMT
+			     " netns %s",
+			     d->ns[0], host_sfx[h], id, d->ns[h]) ||
+		    demo_run(-1, NULL, 0, "ip -n %s link set p-%s master br0 up", d->ns[0],
+			     host_sfx[h]) ||
+		    demo_run(-1, NULL, 0, "ip -n %s link set lo up", d->ns[h]) ||
+		    demo_run(-1, NULL, 0, "ip -n %s link set eth0 up", d->ns[h]) ||
+		    demo_run(-1, NULL, 0, "ip -n %s addr add " DEMO_NET4 "%d/24 dev eth0", d->ns[h],
+			     id) ||
+		    demo_run(-1, NULL, 0, "ip -n %s addr add " DEMO_NET6 "%d/64 dev eth0 nodad",
+			     d->ns[h], id))
+			return -1;
+	}
+	if (demo_run(-1, NULL, 0, "ip -n %s addr add " DEMO_NET4 "%d/32 dev eth0", d->ns[H_ORIGIN],
+		     DEMO_SVC_HOST) ||
+	    demo_run(-1, NULL, 0, "ip -n %s addr add " DEMO_NET6 "%d/128 dev eth0 nodad",
+		     d->ns[H_ORIGIN], DEMO_SVC_HOST))
+		return -1;
+	return wait_carrier(d);
+}
+
+void demo_teardown(struct demo *d)
+{
+	for (int h = 0; h < H_NR; h++) {
+		if (d->nsfd[h] >= 0) {
+			close(d->nsfd[h]);
+			d->nsfd[h] = -1;
+		}
+		if (d->ns[h][0])
+			demo_run(-1, NULL, 0, "ip netns del %s", d->ns[h]);
+	}
+}
+
+/*
+ * The client-side holds: packets of a flow that the client's kernel drops,
+ * as a lossy path would, so that the server's FIN stays unacknowledged
+ * (FIN_WAIT1, LAST_ACK, CLOSING) or the client's SYN-ACK never leaves
+ * (SYN_SENT). Keyed by the per-connection server port: hold_in drops
+ * packets from that port before the client's stack sees them, hold_out
+ * drops the client's own packets from its listening port. The capture on
+ * eth0 still sees the dropped packets (packet taps run before netfilter).
+ */
+int demo_hold_setup(struct demo *d)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/hold.nft", d->tmpdir);
+	f = fopen(path, "w");
+	if (!f) {
+		demo_set_err("%s: %m", path);
+		return -1;
+	}
+	fprintf(f, "table inet soccrdemo {\n"
+		   "\tset hold_in { type inet_service; }\n"
+		   "\tset hold_out { type inet_service; }\n"
+		   "\tchain pre { type filter hook prerouting priority raw; tcp sport @hold_in drop; }\n"
+		   "\tchain out { type filter hook output priority raw; tcp sport @hold_out drop; }\n"
+		   "}\n");
+	if (fclose(f)) {
+		demo_set_err("%s: %m", path);
+		return -1;
+	}
+	return demo_run(d->nsfd[H_CLIENT], NULL, 0, "nft -f %s", path) ? -1 : 0;
+}
+
+int demo_hold(struct demo *d, const struct demo_conn *c, bool on)
+{
+	return demo_run(d->nsfd[H_CLIENT], NULL, 0, "nft %s element inet soccrdemo %s { %u }",
+			on ? "add" : "delete", c->state == 2 /* TCP_SYN_SENT */ ? "hold_out" :
+			"hold_in", c->port) ? -1 : 0;
+}
+
+/*
+ * Gratuitous ARP (RFC 5227 ARP announcement: a request with sender and
+ * target set to the moved address) from the destination's eth0. Linux
+ * updates an existing neighbour entry on such a request (arp_is_garp).
+ */
+static int send_garp(int ifindex, const uint8_t mac[6], struct in_addr ip)
+{
+	struct sockaddr_ll ll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ARP),
+		.sll_ifindex = ifindex,
+		.sll_halen = 6,
+		.sll_addr = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+	};
+	uint8_t pkt[28];
+	int fd, rc = 0;
+
+	pkt[0] = 0, pkt[1] = 1;			/* hardware: Ethernet */
+	pkt[2] = 0x08, pkt[3] = 0x00;		/* protocol: IPv4 */
+	pkt[4] = 6, pkt[5] = 4;
+	pkt[6] = 0, pkt[7] = 1;			/* request */
+	memcpy(pkt + 8, mac, 6);
+	memcpy(pkt + 14, &ip, 4);
+	memset(pkt + 18, 0, 6);
+	memcpy(pkt + 24, &ip, 4);
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	if (fd < 0) {
+		demo_set_err("ARP socket: %m");
+		return -1;
+	}
+	if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&ll, sizeof(ll)) < 0) {
+		demo_set_err("sending the gratuitous ARP: %m");
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * Unsolicited Neighbor Advertisement (RFC 4861 7.2.6) to all-nodes, with
+ * the Override flag and a target link-layer address option: receivers
+ * replace the link-layer address of their existing entry. The kernel fills
+ * in the ICMPv6 checksum of raw ICMPv6 sockets (RFC 3542 3.1).
+ */
+static int send_una(int ifindex, const uint8_t mac[6], const struct in6_addr *ip)
+{
+	struct sockaddr_in6 src = { .sin6_family = AF_INET6, .sin6_addr = *ip };
+	struct sockaddr_in6 dst = { .sin6_family = AF_INET6, .sin6_scope_id = (uint32_t)ifindex };
+	int fd, hops = 255, rc = -1;
+	uint8_t msg[32];
+
+	inet_pton(AF_INET6, "ff02::1", &dst.sin6_addr);
+	memset(msg, 0, sizeof(msg));
+	msg[0] = ND_NEIGHBOR_ADVERT;
+	msg[4] = 0x20;				/* Override */
+	memcpy(msg + 8, ip, 16);
+	msg[24] = ND_OPT_TARGET_LINKADDR;
+	msg[25] = 1;				/* length in units of 8 bytes */
+	memcpy(msg + 26, mac, 6);
+	fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+	if (fd < 0) {
+		demo_set_err("ICMPv6 socket: %m");
+		return -1;
+	}
+	/* RFC 4861 7.1.2: hop limit 255, or receivers discard the advertisement. */
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops)) ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof(ifindex)) ||
+	    bind(fd, (struct sockaddr *)&src, sizeof(src))) {
+		demo_set_err("ICMPv6 socket set-up: %m");
+		goto out;
+	}
+	if (sendto(fd, msg, sizeof(msg), 0, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+		demo_set_err("sending the neighbour advertisement: %m");
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* 1 if the client's neighbour entry for addr names mac, 0 if another or none. */
+static int client_neigh_is(struct demo *d, const char *addr, const char *mac)
+{
+	char out[512];
+
+	if (demo_run(-1, out, sizeof(out), "ip -n %s neigh show to %s dev eth0", d->ns[H_CLIENT],
+		     addr))
+		return -1;
+	return strstr(out, mac) != NULL;
+}
+
+int demo_move_service(struct demo *d)
+{
+	char svc4[20], svc6[20], mac[20];
+	uint8_t hw[6] = { 0x02, 0x99, 0, 0, 0, DEMO_DEST_HOST };
+	struct in6_addr a6;
+	struct in_addr a4;
+	int ifindex, ok4, ok6, i;
+
+	snprintf(svc4, sizeof(svc4), DEMO_NET4 "%d", DEMO_SVC_HOST);
+	snprintf(svc6, sizeof(svc6), DEMO_NET6 "%d", DEMO_SVC_HOST);
+	snprintf(mac, sizeof(mac), DEMO_MAC_FMT, DEMO_DEST_HOST);
+	inet_pton(AF_INET, svc4, &a4);
+	inet_pton(AF_INET6, svc6, &a6);
+	if (demo_run(-1, NULL, 0, "ip -n %s addr del %s/32 dev eth0", d->ns[H_ORIGIN], svc4) ||
+	    demo_run(-1, NULL, 0, "ip -n %s addr del %s/128 dev eth0", d->ns[H_ORIGIN], svc6) ||
+	    demo_run(-1, NULL, 0, "ip -n %s addr add %s/32 dev eth0", d->ns[H_DEST], svc4) ||
+	    demo_run(-1, NULL, 0, "ip -n %s addr add %s/128 dev eth0 nodad", d->ns[H_DEST], svc6))
+		return -1;
+	if (demo_enter(d, H_DEST))
+		return -1;
+	ifindex = (int)if_nametoindex("eth0");
+	int rc = ifindex > 0 ? 0 : -1;
+
+	if (!rc)
+		rc = send_garp(ifindex, hw, a4);
+	if (!rc)
+		rc = send_una(ifindex, hw, &a6);
+	if (demo_leave(d) || rc)
+		return -1;
+	/* The announcements are processed asynchronously by the client's stack. */
+	for (i = 0; i < 100; i++) {
+		ok4 = client_neigh_is(d, svc4, mac);
+		ok6 = client_neigh_is(d, svc6, mac);
+		if (ok4 < 0 || ok6 < 0)
+			return -1;
+		if (ok4 && ok6)
+			break;
+		usleep(5000);
+	}
+	if (ok4 && ok6) {
+		snprintf(d->neigh_how, sizeof(d->neigh_how),
+			 "gratuitous ARP + unsolicited NA: client now resolves %s, %s to %s", svc4,
+			 svc6, mac);
+		return 0;
+	}
+	/* Not taken (an entry in a state that ignores them): fall back on a flush. */
+	if (demo_run(-1, NULL, 0, "ip -n %s neigh flush to %s dev eth0", d->ns[H_CLIENT], svc4) ||
+	    demo_run(-1, NULL, 0, "ip -n %s neigh flush to %s dev eth0", d->ns[H_CLIENT], svc6))
+		return -1;
+	snprintf(d->neigh_how, sizeof(d->neigh_how),
+		 "announcements not taken (v4 %s, v6 %s): client neighbour cache flushed",
+		 ok4 ? "ok" : "no", ok6 ? "ok" : "no");
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/*
+ * Last-resort cleanup by name, for the guardian: whatever a killed or
+ * crashed demo left behind. Deleting the namespaces removes their
+ * interfaces, tc filters and nftables rules with them.
+ */
+void demo_leftovers(pid_t gpid, const char *tmpdir)
+{
+	struct demo d;
+	char path[96];
+	struct stat st;
+
+	memset(&d, 0, sizeof(d));
+	demo_names(&d, gpid);
+	for (int h = 0; h < H_NR; h++) {
+		snprintf(path, sizeof(path), "/run/netns/%s", d.ns[h]);
+		if (!stat(path, &st))
+			demo_run(-1, NULL, 0, "ip netns del %s", d.ns[h]);
+	}
+	for (int i = 0; i < 2; i++)
+		if (!stat(d.pin_dir[i], &st))
+			nftw(d.pin_dir[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	if (tmpdir && tmpdir[0] && !stat(tmpdir, &st))
+		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
