@@ -1,11 +1,383 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* soccr restore: not implemented yet. */
+/*
+ * soccr restore -i IMAGE [-- CMD [ARG]...]: restore a checkpointed TCP socket
+ * in the current network namespace, then hand it to CMD or report on it.
+ *
+ * The flow stays locked (if the image says it was locked at save) until the
+ * new socket is out of repair mode: only then is it unlocked, so the peer
+ * never meets a stack without the socket (which would answer with a RST).
+ * The destination's devices must already carry the lock when the service
+ * address arrives there (`soccr lock attach` in the destination netns, with
+ * the same pin directory): the flow entry itself is shared through bpffs.
+ *
+ * With CMD, the socket becomes fd 3 of a child running CMD, with
+ * LISTEN_FDS=1 and LISTEN_PID=<its pid> (systemd's socket activation
+ * convention; LISTEN_PID is set in the child after fork, before exec), and
+ * soccr waits for it and exits with its status. Without CMD, soccr prints a
+ * one-line report and exits, which closes the restored connection normally.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include <soccr/image.h>
+#include <soccr/lock.h>
+#include <soccr/soccr.h>
+
 #include "cli.h"
+
+/* The first fd passed by socket activation (SD_LISTEN_FDS_START). */
+#define LISTEN_FDS_START 3
+
+/* libbpf's own messages, with -v only: errors reach the user as our one line. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: soccr restore -i IMAGE [--no-unlock] [--pin-dir DIR] [--verify] [--pcap FILE]\n"
+		"                     [-v] [-- CMD [ARG]...]\n"
+		"\n"
+		"Restore the TCP connection saved in IMAGE in this network namespace (the local\n"
+		"address must be configured here). If it was locked at save, the flow is unlocked\n"
+		"once the socket is ready. With CMD, the socket is passed to CMD as fd 3 with\n"
+		"LISTEN_FDS=1 and LISTEN_PID set (systemd socket activation) and soccr exits with\n"
+		"CMD's status; without CMD, a one-line report is printed and the connection is\n"
+		"closed normally when soccr exits.\n"
+		"\n"
+		"  -i, --image IMAGE  the image written by 'soccr save'\n"
+		"      --no-unlock    leave the flow locked\n"
+		"      --pin-dir DIR  bpffs directory of the lock (default $SOCCR_PIN_DIR, else\n"
+		"                     " SOCCR_LOCK_PIN_DIR ")\n"
+		"      --verify       check injected segments with the verifier (not in this build)\n"
+		"      --pcap FILE    capture the restore (not in this build)\n"
+		"  -v, --verbose      library debug messages\n"
+		"  -h, --help         this help\n"
+		"\n"
+		"exit status: 0 restored (or CMD's status), 1 failed at run time, 2 usage error or\n"
+		"malformed image, 3 verification failed\n");
+}
+
+static pid_t child_pid;
+
+static void forward_signal(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+/*
+ * Run argv with sk as fd 3. Returns CMD's exit status, or EXIT_FAIL if it
+ * could not be started. A close-on-exec pipe tells the parent whether exec
+ * worked: it sees EOF on success, the child's errno otherwise.
+ */
+static int run_cmd(int sk, char **cmd)
+{
+	struct sigaction sa;
+	int pipefd[2], hi[2], st, werr = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		cli_err("restore: pipe: %m");
+		return EXIT_FAIL;
+	}
+	/* Keep the status pipe clear of fd 3, which the child overwrites. */
+	hi[0] = fcntl(pipefd[0], F_DUPFD_CLOEXEC, 10);
+	hi[1] = fcntl(pipefd[1], F_DUPFD_CLOEXEC, 10);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	if (hi[0] < 0 || hi[1] < 0) {
+		cli_err("restore: fcntl: %m");
+		return EXIT_FAIL;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		cli_err("restore: fork: %m");
+		close(hi[0]);
+		close(hi[1]);
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		char num[16];
+
+		close(hi[0]);
+		if (sk == LISTEN_FDS_START) {
+			if (fcntl(sk, F_SETFD, 0))
+				goto fail;
+		} else if (dup2(sk, LISTEN_FDS_START) < 0) {
+			goto fail;
+		}
+		snprintf(num, sizeof(num), "%d", (int)getpid());
+		if (setenv("LISTEN_PID", num, 1) || setenv("LISTEN_FDS", "1", 1) ||
+		    setenv("LISTEN_FDNAMES", "soccr", 1))
+			goto fail;
+		execvp(cmd[0], cmd);
+fail:
+		werr = errno;
+		if (write(hi[1], &werr, sizeof(werr)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(hi[1]);
+	close(sk);
+	child_pid = pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	do
+		n = read(hi[0], &werr, sizeof(werr));
+	while (n < 0 && errno == EINTR);
+	close(hi[0]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			cli_err("restore: waitpid: %m");
+			return EXIT_FAIL;
+		}
+	if (n == (ssize_t)sizeof(werr)) {
+		cli_err("restore: exec %s: %s", cmd[0], strerror(werr));
+		return EXIT_FAIL;
+	}
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+/* Format an image address (only 4-byte aligned, so copied into a real sockaddr_storage). */
+static char *fmt_addr(const union libsoccr_addr *a, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, a, sizeof(*a));
+	return cli_fmt_endpoint(&ss, buf, len);
+}
+
+static bool same_flow(const struct soccr_flow *a, const struct soccr_flow *b)
+{
+	size_t alen = a->family == AF_INET ? sizeof(a->saddr.v4) : sizeof(a->saddr.v6);
+
+	return a->family == b->family && a->sport == b->sport && a->dport == b->dport &&
+	       !memcmp(&a->saddr, &b->saddr, alen) && !memcmp(&a->daddr, &b->daddr, alen);
+}
+
+/*
+ * Open the lock and check the image's flow is locked there. A flow missing
+ * from the map means we are looking at another lock than the one save used
+ * (another --pin-dir, or another bpffs instance: `ip netns exec` remounts
+ * /sys), and "unlocking" it would leave the real entry in place: refuse
+ * before touching anything. Returns 0, or an exit status after a message.
+ */
+static int open_lock(const struct soccr_image *img, const char *pin_dir, struct soccr_lock **lock,
+		     struct soccr_flow *flow)
+{
+	struct soccr_lock_opts lopts = { .sz = sizeof(lopts), .pin_dir = pin_dir };
+	struct soccr_lock_entry *e = NULL;
+	bool found = false;
+	size_t n = 0;
+	int ret;
+
+	ret = soccr_flow_from_sockaddr(flow, &img->local.sa, &img->peer.sa);
+	if (ret) {
+		cli_err("restore: flow of the image: %s", strerror(-ret));
+		return EXIT_USAGE;
+	}
+	ret = soccr_lock_open(&lopts, lock);
+	if (!ret)
+		ret = soccr_lock_list(*lock, &e, &n);
+	if (ret) {
+		cli_err("restore: open the lock: %s", strerror(-ret));
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < n && !found; i++)
+		found = same_flow(&e[i].flow, flow);
+	free(e);
+	if (!found) {
+		cli_err("restore: the image's flow is not locked in %s (another --pin-dir or "
+			"bpffs? use 'nsenter --net', not 'ip netns exec'; --no-unlock to go on)",
+			pin_dir ? pin_dir : getenv("SOCCR_PIN_DIR") ? getenv("SOCCR_PIN_DIR") :
+			SOCCR_LOCK_PIN_DIR);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
 
 int cmd_restore(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_err("restore: not implemented yet");
-	return EXIT_FAIL;
+	enum { OPT_NO_UNLOCK = 256, OPT_PIN_DIR, OPT_VERIFY, OPT_PCAP };
+	static const struct option longopts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "no-unlock", no_argument, NULL, OPT_NO_UNLOCK },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "pcap", required_argument, NULL, OPT_PCAP },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *pin_dir = NULL, *pcap = NULL;
+	bool no_unlock = false, verify = false, verbose = false, unlocked = false;
+	struct soccr_lock *lock = NULL;
+	struct libsoccr_sk *sk = NULL;
+	struct soccr_flow flow;
+	struct soccr_image img;
+	int fd = -1, c, ret, status = EXIT_FAIL;
+	char err[512], l[64], p[64];
+	struct tcp_info ti;
+	char **cmd = NULL;
+	socklen_t len;
+	FILE *report;
+
+	memset(&img, 0, sizeof(img));
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:i:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			path = optarg;
+			break;
+		case OPT_NO_UNLOCK:
+			no_unlock = true;
+			break;
+		case OPT_PIN_DIR:
+			pin_dir = optarg;
+			break;
+		case OPT_VERIFY:
+			verify = true;
+			break;
+		case OPT_PCAP:
+			pcap = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case ':':
+			cli_err("restore: option '%s' needs a value", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			cli_err("restore: unknown option '%s' (try 'soccr restore --help')",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--")) {
+			cli_err("restore: unexpected argument '%s' (put the command after '--')",
+				argv[optind]);
+			return EXIT_USAGE;
+		}
+		cmd = argv + optind;
+	}
+	if (!path) {
+		cli_err("restore: -i IMAGE is required (try 'soccr restore --help')");
+		return EXIT_USAGE;
+	}
+	if (verify || pcap) {
+		/* Refuse rather than pretend: the caller asked for a check we cannot make. */
+		cli_err("restore: %s: the verifier is not available in this build yet",
+			verify ? "--verify" : "--pcap");
+		return EXIT_FAIL;
+	}
+	cli_setup_log(verbose);
+	libbpf_set_print(verbose ? libbpf_log : NULL);
+
+	ret = soccr_image_load(path, &img, err, sizeof(err));
+	if (ret) {
+		cli_err("restore: %s", err);
+		return ret == -ENOMEM || ret == -EIO ? EXIT_FAIL : EXIT_USAGE;
+	}
+
+	if ((img.flags & SOCCR_IMAGE_F_LOCKED) && !no_unlock) {
+		status = open_lock(&img, pin_dir, &lock, &flow);
+		if (status)
+			goto out;
+		status = EXIT_FAIL;
+	}
+
+	fd = socket(img.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0) {
+		cli_err("restore: socket: %m");
+		goto out;
+	}
+	sk = libsoccr_pause(fd);
+	if (!sk) {
+		cli_err("restore: TCP_REPAIR on: %m");
+		goto out;
+	}
+	/* Addresses by reference: img outlives sk. Queues are handed over. */
+	libsoccr_set_addr(sk, 1, &img.local, 0);
+	libsoccr_set_addr(sk, 0, &img.peer, 0);
+	if (img.recvq) {
+		libsoccr_set_queue_bytes(sk, TCP_RECV_QUEUE, img.recvq, SOCCR_MEM_EXCL);
+		img.recvq = NULL;
+	}
+	if (img.sendq) {
+		libsoccr_set_queue_bytes(sk, TCP_SEND_QUEUE, img.sendq, SOCCR_MEM_EXCL);
+		img.sendq = NULL;
+	}
+	ret = libsoccr_restore(sk, &img.data, sizeof(img.data));
+	if (ret < 0) {
+		cli_err("restore: libsoccr_restore: failed (%d); nothing was sent to the peer", ret);
+		/* Closing a socket still in repair mode sends nothing. */
+		libsoccr_release(sk);
+		sk = NULL;
+		goto out;
+	}
+	libsoccr_resume(sk);
+	sk = NULL;
+
+	if (lock) {
+		ret = soccr_lock_del(lock, &flow);
+		if (ret) {
+			cli_err("restore: unlock the flow: %s", strerror(-ret));
+			goto out;
+		}
+		unlocked = true;
+		soccr_lock_close(lock);
+		lock = NULL;
+	}
+
+	memset(&ti, 0, sizeof(ti));
+	len = sizeof(ti);
+	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+	/* With CMD, stdout belongs to it. */
+	report = cmd ? stderr : stdout;
+	fprintf(report, "restored %s -> %s %s: recv queue %u B, send queue %u B (%u unsent)%s\n",
+		fmt_addr(&img.local, l, sizeof(l)), fmt_addr(&img.peer, p, sizeof(p)),
+		soccr_tcp_state_name(ti.tcpi_state), img.data.inq_len, img.data.outq_len,
+		img.data.unsq_len,
+		unlocked ? "; flow unlocked" :
+		(img.flags & SOCCR_IMAGE_F_LOCKED) ? "; flow still locked" : "");
+	if (cmd) {
+		status = run_cmd(fd, cmd);
+		fd = -1;
+	} else {
+		status = EXIT_OK;
+	}
+out:
+	soccr_lock_close(lock);
+	if (fd >= 0)
+		close(fd);
+	soccr_image_free(&img);
+	return status;
 }

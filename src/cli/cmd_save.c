@@ -1,11 +1,349 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* soccr save: not implemented yet. */
+/*
+ * soccr save --pid PID --fd FD -o IMAGE: checkpoint a live TCP socket of a
+ * running process.
+ *
+ * The socket is taken with pidfd_getfd(), so the target keeps its own fd to
+ * the same socket. Order matters: the flow is locked first (no packet of it
+ * moves either way), then the socket goes into repair mode and is read. The
+ * lock must be attached to the devices of the socket's network namespace,
+ * which is the target's, not necessarily ours: so we join the target's netns
+ * (setns on the pidfd) before attaching. Only the network namespace changes;
+ * the mount namespace (bpffs pins, the image path) stays ours.
+ *
+ * On success the source socket is left in repair mode (libsoccr_release) and
+ * the flow stays locked: the caller then kills the source process (a socket
+ * closed in repair mode sends nothing, no FIN and no RST), and `soccr
+ * restore` unlocks the flow once the new socket is ready. On failure after
+ * the lock, everything is rolled back: the socket leaves repair mode and the
+ * flow is unlocked, so the connection goes on in the source process.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include <soccr/image.h>
+#include <soccr/lock.h>
+#include <soccr/soccr.h>
+
 #include "cli.h"
+
+/* libbpf's own messages, with -v only: errors reach the user as our one line. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: soccr save --pid PID --fd FD -o IMAGE [--no-lock] [--pin-dir DIR] [-v]\n"
+		"\n"
+		"Checkpoint the TCP socket FD of process PID into IMAGE. The flow is locked\n"
+		"with the tc lock (attached to every UP interface of the process's network\n"
+		"namespace) before the socket goes into repair mode. Afterwards the process's\n"
+		"socket stays in repair mode and the flow stays locked: kill the process, then\n"
+		"'soccr restore' the image (it unlocks the flow once the new socket is ready).\n"
+		"If the process may be in the middle of reading or writing the socket, stop it\n"
+		"first (kill -STOP): bytes it has read but not handled are not in the socket.\n"
+		"\n"
+		"  -p, --pid PID      the process holding the socket\n"
+		"  -f, --fd FD        its file descriptor number for the socket\n"
+		"  -o, --output IMAGE the image file to write (atomically)\n"
+		"      --no-lock      do not lock the flow (the caller already stopped its packets)\n"
+		"      --pin-dir DIR  bpffs directory of the lock (default $SOCCR_PIN_DIR, else\n"
+		"                     " SOCCR_LOCK_PIN_DIR ")\n"
+		"  -v, --verbose      library debug messages\n"
+		"  -h, --help         this help\n"
+		"\n"
+		"exit status: 0 saved, 1 failed at run time (the connection is left as it was),\n"
+		"2 usage error or a target that is not a checkpointable TCP socket\n");
+}
+
+static int pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_getfd(int pidfd, int fd)
+{
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+}
+
+/* Check fd is a connected TCP socket in a state we can restore. Returns an exit status. */
+static int check_socket(int fd, pid_t pid, int tfd, int *family)
+{
+	int domain = 0, type = 0, proto = 0;
+	struct tcp_info ti;
+	socklen_t len;
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode)) {
+		cli_err("save: fd %d of pid %d: not a socket", tfd, pid);
+		return EXIT_USAGE;
+	}
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len);
+	if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM ||
+	    proto != IPPROTO_TCP) {
+		cli_err("save: fd %d of pid %d: not a TCP socket (domain %d, type %d, protocol %d)",
+			tfd, pid, domain, type, proto);
+		return EXIT_USAGE;
+	}
+	memset(&ti, 0, sizeof(ti));
+	len = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+		cli_err("save: fd %d of pid %d: TCP_INFO: %m", tfd, pid);
+		return EXIT_FAIL;
+	}
+	if (!soccr_image_state_supported(ti.tcpi_state)) {
+		cli_err("save: fd %d of pid %d: state %s cannot be checkpointed", tfd, pid,
+			soccr_tcp_state_name(ti.tcpi_state));
+		return EXIT_USAGE;
+	}
+	*family = domain;
+	return EXIT_OK;
+}
+
+/* Printable hostname for the image; the format allows printable ASCII only. */
+static void image_hostname(char *buf, size_t len)
+{
+	if (gethostname(buf, len - 1))
+		snprintf(buf, len, "?");
+	buf[len - 1] = '\0';
+	for (char *p = buf; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+}
+
+/*
+ * The peer's address. getpeername() says ENOTCONN in SYN_SENT and CLOSE,
+ * SO_PEERNAME answers there too (it wants exactly the address length).
+ */
+static int peer_name(int fd, int family, struct sockaddr_storage *peer)
+{
+	socklen_t len = sizeof(*peer);
+
+	memset(peer, 0, sizeof(*peer));
+	if (!getpeername(fd, (struct sockaddr *)peer, &len))
+		return 0;
+	if (errno != ENOTCONN)
+		return -1;
+	len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERNAME, peer, &len))
+		return -1;
+	return peer->ss_family == AF_INET || peer->ss_family == AF_INET6 ? 0 : -1;
+}
+
+static int parse_int_opt(const char *name, const char *s, uint64_t max, uint64_t *v)
+{
+	if (cli_parse_u64(s, max, v)) {
+		cli_err("save: %s: invalid value '%s'", name, s);
+		return -1;
+	}
+	return 0;
+}
 
 int cmd_save(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_err("save: not implemented yet");
-	return EXIT_FAIL;
+	enum { OPT_NO_LOCK = 256, OPT_PIN_DIR };
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "no-lock", no_argument, NULL, OPT_NO_LOCK },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct soccr_lock_opts lopts = { .sz = sizeof(lopts) };
+	struct sockaddr_storage local, peer;
+	struct libsoccr_sk *sk = NULL;
+	struct soccr_lock *lock = NULL;
+	struct soccr_image img;
+	struct soccr_flow flow;
+	union libsoccr_addr *a;
+	const char *out = NULL;
+	bool no_lock = false, verbose = false, locked = false;
+	uint64_t pid = 0, tfd = 0;
+	bool have_pid = false, have_fd = false;
+	int pidfd = -1, fd = -1, family = 0, c, ret, status = EXIT_FAIL;
+	char err[512], l[64], p[64];
+	struct timespec now;
+	socklen_t len;
+
+	memset(&img, 0, sizeof(img));
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:p:f:o:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_int_opt("--pid", optarg, INT32_MAX, &pid))
+				return EXIT_USAGE;
+			have_pid = pid > 0;
+			if (!have_pid) {
+				cli_err("save: --pid: invalid value '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'f':
+			if (parse_int_opt("--fd", optarg, INT32_MAX, &tfd))
+				return EXIT_USAGE;
+			have_fd = true;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case OPT_NO_LOCK:
+			no_lock = true;
+			break;
+		case OPT_PIN_DIR:
+			lopts.pin_dir = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case ':':
+			cli_err("save: option '%s' needs a value", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			cli_err("save: unknown option '%s' (try 'soccr save --help')",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cli_err("save: unexpected argument '%s' (try 'soccr save --help')", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!have_pid || !have_fd || !out || !*out) {
+		cli_err("save: --pid, --fd and -o are required (try 'soccr save --help')");
+		return EXIT_USAGE;
+	}
+	cli_setup_log(verbose);
+	libbpf_set_print(verbose ? libbpf_log : NULL);
+
+	pidfd = pidfd_open((pid_t)pid);
+	if (pidfd < 0) {
+		cli_err("save: pid %d: %m", (int)pid);
+		return errno == ESRCH ? EXIT_USAGE : EXIT_FAIL;
+	}
+	fd = pidfd_getfd(pidfd, (int)tfd);
+	if (fd < 0) {
+		status = errno == EBADF ? EXIT_USAGE : EXIT_FAIL;
+		cli_err("save: fd %d of pid %d: %s", (int)tfd, (int)pid,
+			errno == EBADF ? "no such file descriptor" : strerror(errno));
+		goto out;
+	}
+	status = check_socket(fd, (pid_t)pid, (int)tfd, &family);
+	if (status != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	len = sizeof(local);
+	if (getsockname(fd, (struct sockaddr *)&local, &len)) {
+		cli_err("save: getsockname: %m");
+		goto out;
+	}
+	if (peer_name(fd, family, &peer)) {
+		cli_err("save: fd %d of pid %d: not connected: %m", (int)tfd, (int)pid);
+		status = EXIT_USAGE;
+		goto out;
+	}
+
+	if (!no_lock) {
+		/* The lock belongs on the devices of the socket's netns: the target's. */
+		if (setns(pidfd, CLONE_NEWNET)) {
+			cli_err("save: join the network namespace of pid %d: %m", (int)pid);
+			goto out;
+		}
+		ret = soccr_flow_from_sockaddr(&flow, (struct sockaddr *)&local,
+					       (struct sockaddr *)&peer);
+		if (!ret)
+			ret = soccr_lock_open(&lopts, &lock);
+		if (!ret)
+			ret = soccr_lock_attach_all(lock);
+		if (!ret)
+			ret = soccr_lock_add(lock, &flow);
+		if (ret) {
+			cli_err("save: lock the flow: %s", strerror(-ret));
+			goto out;
+		}
+		locked = true;
+	}
+
+	sk = libsoccr_pause(fd);
+	if (!sk) {
+		cli_err("save: TCP_REPAIR on: %m");
+		goto out;
+	}
+	ret = libsoccr_save(sk, &img.data, sizeof(img.data));
+	if (ret < 0) {
+		cli_err("save: libsoccr_save: failed at step %d (%s)", -ret,
+			ret == -2 ? "state or options" : ret == -3 ? "window" :
+			ret == -4 ? "receive queue" : ret == -5 ? "send queue" : "arguments");
+		goto out;
+	}
+	img.family = family;
+	a = libsoccr_get_addr(sk, 1, 0);
+	memcpy(&img.local, a ? (void *)a : (void *)&local, sizeof(img.local));
+	a = libsoccr_get_addr(sk, 0, 0);
+	memcpy(&img.peer, a ? (void *)a : (void *)&peer, sizeof(img.peer));
+	/* The image takes the queue buffers over (SOCCR_MEM_EXCL: ours to free). */
+	if (img.data.inq_len)
+		img.recvq = libsoccr_get_queue_bytes(sk, TCP_RECV_QUEUE, SOCCR_MEM_EXCL);
+	if (img.data.outq_len)
+		img.sendq = libsoccr_get_queue_bytes(sk, TCP_SEND_QUEUE, SOCCR_MEM_EXCL);
+	img.flags = locked ? SOCCR_IMAGE_F_LOCKED : 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	img.save_time_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	image_hostname(img.hostname, sizeof(img.hostname));
+
+	ret = soccr_image_save(out, &img, err, sizeof(err));
+	if (ret) {
+		cli_err("save: %s", err);
+		goto out;
+	}
+	/* Leave the source socket in repair mode: closing it then sends nothing. */
+	libsoccr_release(sk);
+	sk = NULL;
+	locked = false;
+	status = EXIT_OK;
+	printf("saved %s -> %s %s to %s: recv queue %u B, send queue %u B (%u unsent)%s\n",
+	       cli_fmt_endpoint((struct sockaddr_storage *)&local, l, sizeof(l)),
+	       cli_fmt_endpoint((struct sockaddr_storage *)&peer, p, sizeof(p)),
+	       soccr_tcp_state_name(img.data.state), out, img.data.inq_len, img.data.outq_len,
+	       img.data.unsq_len,
+	       img.flags & SOCCR_IMAGE_F_LOCKED ? "; flow locked" : "");
+out:
+	/* Roll back on failure: the connection goes on in the source process. */
+	if (sk)
+		libsoccr_resume(sk);
+	if (locked && soccr_lock_del(lock, &flow))
+		cli_err("save: unlock the flow after the failure: the flow stays locked");
+	soccr_lock_close(lock);
+	soccr_image_free(&img);
+	if (fd >= 0)
+		close(fd);
+	close(pidfd);
+	return status;
 }

@@ -1,0 +1,140 @@
+#!/bin/bash
+# CLI contract of show/save/restore: help, usage errors, show's text and JSON,
+# malformed images rejected with exit 2 and one line naming the problem, and
+# save refusing targets that are not checkpointable TCP sockets.
+# Runs on the host without touching its network (no packet is sent).
+set -u
+SOCCR=${SOCCR:-build/soccr}
+SRC=${SOCCR_SRC:-.}
+BUILD=${SOCCR_BUILD:-build}
+FIX=$SRC/tests/fuzz/corpus/image
+[ -x "$SOCCR" ] || { echo "cli_image: no soccr binary at $SOCCR" >&2; exit 1; }
+T=$(mktemp -d /tmp/soccr-cli-image.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do { kill -9 "$p" && wait "$p"; } 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [ -s "$T/err" ] && sed 's/^/#   /' "$T/err"; }
+
+# run NAME WANT_STATUS [STDERR_REGEX] -- ARGS...: soccr ARGS must exit WANT_STATUS and, if a
+# regex is given, print exactly one stderr line matching it.
+run() {
+	local name=$1 want=$2 re=$3 rc
+	shift 4
+	"$SOCCR" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		bad "$name: exit $rc, want $want"
+		return
+	fi
+	if [ -n "$re" ]; then
+		if [ "$(wc -l <"$T/err")" -ne 1 ] || ! grep -Eq "$re" "$T/err"; then
+			bad "$name: stderr is not one line matching /$re/"
+			return
+		fi
+	fi
+	ok "$name"
+}
+
+# ---- help and usage errors -------------------------------------------------------
+run "soccr --help" 0 "" -- --help
+for c in save restore show lock inject; do
+	run "$c --help exits 0" 0 "" -- "$c" --help
+	grep -q "usage: soccr $c" "$T/out" || bad "$c --help prints its usage"
+done
+for c in save restore show; do
+	run "$c --bogus exits 2" 2 "^soccr: $c: unknown option '--bogus'" -- "$c" --bogus
+done
+run "show without IMAGE" 2 "^soccr: show: missing IMAGE" -- show
+run "show with two images" 2 "more than one IMAGE" -- show "$FIX/v4-established" x
+run "save without arguments" 2 "^soccr: save: --pid, --fd and -o are required" -- save
+run "save with a bad pid" 2 "^soccr: save: --pid: invalid value 'x'" -- save --pid x --fd 3 -o "$T/i"
+run "save --pid without value" 2 "needs a value" -- save --pid
+run "restore without -i" 2 "^soccr: restore: -i IMAGE is required" -- restore
+run "restore with a stray argument" 2 "put the command after '--'" -- restore -i x cmd
+run "restore --verify without the verifier" 1 "^soccr: restore: --verify: the verifier is not available" \
+	-- restore -i "$FIX/v4-established" --verify
+
+# ---- show ------------------------------------------------------------------------
+run "show prints a v4 image" 0 "" -- show "$FIX/v4-established"
+for re in '^state +ESTABLISHED \(1\)$' '^local +10\.0\.0\.1:80$' '^peer +10\.0\.0\.2:5555$' \
+	'^recv queue +5 bytes, rcv_nxt 1000$' '^send queue +7 bytes \(3 never sent\), write_seq 2000$' \
+	'^flags +locked' '^options +timestamps sack wscale$' '^window +snd_wl1 1, snd_wnd 65535'; do
+	grep -Eq "$re" "$T/out" || bad "show text has /$re/"
+done
+run "show --json prints one object" 0 "" -- show --json "$FIX/mapped-closewait"
+[ "$(wc -l <"$T/out")" -eq 1 ] || bad "show --json is one line"
+for kv in '"state":"CLOSE_WAIT"' '"family":"inet6"' '"v4_mapped":true' \
+	'"local":{"addr":"::ffff:10.0.0.1","port":8080}' '"inq_len":300' '"outq_len":0' \
+	'"flags":["locked"]' '"window":{"snd_wl1":1,'; do
+	grep -qF "$kv" "$T/out" || bad "show --json has $kv"
+done
+if command -v python3 >/dev/null; then
+	python3 -c 'import json,sys; json.load(sys.stdin)' <"$T/out" && ok "show --json is valid JSON" ||
+		bad "show --json is valid JSON"
+fi
+run "show - reads stdin" 0 "" -- show - <"$FIX/v6-empty"
+grep -q '^state  *FIN_WAIT1' "$T/out" || bad "show - prints the image"
+
+# ---- malformed images: exit 2, one line naming the problem -------------------------
+img=$FIX/v4-established
+size=$(stat -c %s "$img")
+head -c 100 "$img" >"$T/short"
+run "truncated header" 2 "short: truncated: file has 100 bytes" -- show "$T/short"
+head -c 200 "$img" >"$T/trunc"
+run "truncated body" 2 "trunc: truncated: header says $size bytes, file has 200" -- show "$T/trunc"
+# patch FILE OFFSET HEXBYTES: overwrite bytes in place.
+patch() { printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+cp "$img" "$T/crc" && patch "$T/crc" $((size - 1)) '\x5a'
+run "bad CRC" 2 "crc: bad CRC: stored 0x" -- show "$T/crc"
+cp "$img" "$T/body" && patch "$T/body" 220 '\xff'
+run "flipped queue byte" 2 "body: bad CRC" -- show "$T/body"
+cp "$img" "$T/ver" && patch "$T/ver" 8 '\x07'
+run "wrong version" 2 "ver: unsupported version 7" -- show "$T/ver"
+cp "$img" "$T/magic" && patch "$T/magic" 0 'X'
+run "wrong magic" 2 "magic: bad magic" -- show "$T/magic"
+cp "$img" "$T/huge" && patch "$T/huge" 16 '\xff\xff\xff\xff\xff\xff\xff\x7f'
+run "huge total length" 2 "huge: too large: header says 9223372036854775807 bytes" -- show "$T/huge"
+cp "$img" "$T/trail" && printf 'x' >>"$T/trail"
+run "trailing data" 2 "trail: trailing data" -- show "$T/trail"
+: >"$T/empty"
+run "empty file" 2 "empty: truncated: file has 0 bytes" -- show "$T/empty"
+run "missing file" 2 "nope: No such file" -- show "$T/nope"
+run "directory" 2 "is a directory" -- show "$T"
+run "restore of a truncated image" 2 "^soccr: restore: .*trunc: truncated" -- restore -i "$T/trunc"
+
+# ---- save refuses what is not a checkpointable TCP socket -------------------------
+if [ "$(id -u)" -eq 0 ]; then
+	run "save of a missing process" 2 "^soccr: save: pid 2147483646: No such process" \
+		-- save --pid 2147483646 --fd 0 -o "$T/i"
+	sleep 60 </dev/null &
+	pids+=($!)
+	run "save of a missing fd" 2 "fd 77 of pid $!: no such file descriptor" \
+		-- save --pid $! --fd 77 -o "$T/i"
+	run "save of a non-socket" 2 "fd 0 of pid $!: not a socket" -- save --pid $! --fd 0 -o "$T/i"
+	# bash's /dev/udp opens a connected UDP socket (nothing is sent).
+	sleep 60 5<>/dev/udp/127.0.0.1/9 &
+	pids+=($!)
+	run "save of a UDP socket" 2 "fd 5 of pid $!: not a TCP socket" -- save --pid $! --fd 5 -o "$T/i"
+	"$BUILD/tests/helpers/echo_server" --listen 127.0.0.1:0 &
+	pids+=($!)
+	lfd=""
+	for _ in $(seq 100); do
+		lfd=$(ls -l /proc/$!/fd 2>/dev/null | awk '/socket:/ { print $9; exit }')
+		[ -n "$lfd" ] && break
+		sleep 0.05
+	done
+	run "save of a listening socket" 2 "state LISTEN cannot be checkpointed" \
+		-- save --pid $! --fd "$lfd" -o "$T/i"
+	[ ! -e "$T/i" ] || bad "a refused save writes no image"
+else
+	echo "# SKIPPED: save target checks need root (pidfd_getfd)"
+fi
+
+echo "cli_image: $pass checks ok, $fail not ok"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,154 @@
+#!/bin/bash
+# Live migration of a real process's connection with the soccr tool, for IPv4,
+# IPv6 and v4-mapped IPv6:
+#
+#   netns C (client, bridge br0) --- veth --- netns O (origin: echo_server)
+#                                \--- veth --- netns D (destination)
+#
+# The origin server greets the client with 256 KiB that the client does not
+# read yet (its window is tiny, so most of it sits in the server's send
+# queue), the server is stopped, the client sends 10000 bytes (acked: they sit
+# in the server's receive queue). `soccr save --pid --fd` locks the flow and
+# writes the image; the server is killed; the service address moves from O to
+# D (whose devices already carry the lock); `soccr restore -- echo_server`
+# restores the socket in D and hands it to a new echo_server as fd 3. The
+# client then reads the whole greeting and the echo of everything it sent,
+# sends 64 KiB more, and closes: every byte in order, no reset, a clean FIN.
+set -u
+SOCCR=${SOCCR:-build/soccr}
+BUILD=${SOCCR_BUILD:-build}
+H=$BUILD/tests/helpers
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "!!! SKIPPED: $0 needs root" >&2
+	[ "${SOCCR_REQUIRE_ROOT:-0}" = 1 ] && exit 1
+	exit 77
+fi
+for f in "$SOCCR" "$H/echo_server" "$H/tcp_client"; do
+	[ -x "$f" ] || { echo "test_save_restore: missing $f" >&2; exit 1; }
+done
+
+id=$$
+C=soccr-sr$id-c O=soccr-sr$id-o D=soccr-sr$id-d
+PIN=/sys/fs/bpf/soccr-sr$id
+T=$(mktemp -d /tmp/soccr-save-restore.XXXXXX)
+pids=()
+
+cleanup() {
+	for p in "${pids[@]}"; do { kill -9 "$p" && wait "$p"; } 2>/dev/null; done
+	for ns in $C $O $D; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$PIN"; [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+die() {
+	echo "not ok - $*"
+	for f in "$T"/*/*.out "$T"/*/*.err; do
+		[ -s "$f" ] && { echo "# $f:"; sed 's/^/#   /' "$f"; }
+	done
+	exit 1
+}
+in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
+wait_file() {
+	for _ in $(seq 1000); do
+		[ -e "$1" ] && return 0
+		sleep 0.01
+	done
+	die "timed out waiting for $1"
+}
+
+# ---- topology -----------------------------------------------------------------------
+set -e
+for ns in $C $O $D; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+ip -n $C link add br0 type bridge mcast_snooping 0
+ip -n $O link add eth0 type veth peer name po netns $C
+ip -n $D link add eth0 type veth peer name pd netns $C
+for p in po pd; do ip -n $C link set $p master br0 up; done
+ip -n $C link set br0 up
+ip -n $C addr add 10.99.0.2/24 dev br0
+ip -n $C addr add fd00:99::2/64 dev br0 nodad
+ip -n $O link set eth0 up
+ip -n $D link set eth0 up
+ip -n $O addr add 10.99.0.1/24 dev eth0
+ip -n $O addr add fd00:99::1/64 dev eth0 nodad
+set +e
+# The destination drops the flow's packets from the moment the address arrives there
+# until the restored socket is ready (the flow entry is shared through the pin dir).
+in_ns $D "$SOCCR" lock --pin-dir "$PIN" attach >/dev/null || die "lock attach in D"
+
+# move_addr FROM TO CIDR: the service address changes hosts.
+move_addr() {
+	ip -n "$1" addr del "$3" dev eth0 || die "addr del $3"
+	if [[ $3 == *:* ]]; then
+		ip -n "$2" addr add "$3" dev eth0 nodad || die "addr add $3"
+	else
+		ip -n "$2" addr add "$3" dev eth0 || die "addr add $3"
+	fi
+	ip -n $C neigh flush dev br0
+}
+
+GREET=262144 SEND1=10000 SEND2=65536
+
+# migrate NAME LISTEN CONNECT CIDR
+migrate() {
+	local name=$1 listen=$2 connect=$3 cidr=$4 d=$T/$1 srv pid fd cli rst rc
+	mkdir -p "$d"
+	in_ns $O "$H/echo_server" --listen "$listen" --greet $GREET --sndbuf 1048576 \
+		--ready "$d/ready" >"$d/origin.out" 2>&1 &
+	srv=$!
+	pids+=($srv)
+	in_ns $C "$H/tcp_client" --connect "$connect" --dir "$d" --rcvbuf 4096 --greet $GREET \
+		--send1 $SEND1 --send2 $SEND2 >"$d/client.out" 2>&1 &
+	cli=$!
+	pids+=($cli)
+	wait_file "$d/ready"
+	read -r pid fd <"$d/ready"
+	# Stopped, the server cannot be halfway through handling bytes it has read.
+	kill -STOP "$pid"
+	touch "$d/go1"
+	wait_file "$d/sent1"
+
+	"$SOCCR" save --pid "$pid" --fd "$fd" -o "$d/conn.img" --pin-dir "$PIN" \
+		>"$d/save.out" 2>"$d/save.err" || die "$name: soccr save failed"
+	grep -q "^saved .* ESTABLISHED to $d/conn.img: recv queue $SEND1 B, .*flow locked" \
+		"$d/save.out" || die "$name: save report"
+	"$SOCCR" show --json "$d/conn.img" >"$d/show.out" 2>&1 || die "$name: soccr show failed"
+	grep -q '"state":"ESTABLISHED"' "$d/show.out" || die "$name: image state"
+	grep -q "\"inq_len\":$SEND1," "$d/show.out" || die "$name: receive queue in the image"
+	outq=$(grep -o '"outq_len":[0-9]*' "$d/show.out" | cut -d: -f2)
+	# Most of the greeting never left: the client's window is a few KiB.
+	[ "${outq:-0}" -gt $((GREET / 2)) ] || die "$name: send queue in the image is ${outq:-?} B"
+	grep -q '"flags":\["locked"\]' "$d/show.out" || die "$name: image not marked locked"
+
+	"$SOCCR" lock --pin-dir "$PIN" list >"$d/locked.out" 2>&1
+	grep -q ":${listen##*:} " "$d/locked.out" || die "$name: flow not locked after save"
+
+	kill -KILL "$pid"
+	wait "$srv" 2>/dev/null
+	move_addr $O $D "$cidr"
+
+	in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" -- "$H/echo_server" \
+		>"$d/restore.out" 2>"$d/restore.err" &
+	rst=$!
+	pids+=($rst)
+	touch "$d/go2"
+	wait "$cli"
+	rc=$?
+	[ $rc -eq 0 ] || die "$name: client exit $rc (data lost, reset or timeout)"
+	wait "$rst"
+	rc=$?
+	[ $rc -eq 0 ] || die "$name: soccr restore / echo_server exit $rc"
+	grep -q "^restored .* ESTABLISHED: recv queue $SEND1 B.*; flow unlocked" "$d/restore.err" ||
+		die "$name: restore report"
+	# Unlocked: the flow's entry is gone from the shared map.
+	"$SOCCR" lock --pin-dir "$PIN" list >"$d/list.out" 2>&1
+	! grep -q ":${listen##*:} " "$d/list.out" || die "$name: flow still locked"
+	move_addr $D $O "$cidr"
+	echo "ok - $name: $(cat "$d/client.out")"
+}
+
+migrate ipv4 10.99.0.1:7001 10.99.0.1:7001 10.99.0.1/24
+migrate ipv6 "[fd00:99::1]:7002" "[fd00:99::1]:7002" fd00:99::1/64
+migrate v4-mapped "[::ffff:10.99.0.1]:7003" 10.99.0.1:7003 10.99.0.1/24
+echo "test_save_restore: 3 migrations ok"
