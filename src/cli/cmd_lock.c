@@ -207,6 +207,10 @@ int cmd_lock(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	if (opts.pin_dir && opts.pin_dir[0] != '/') {
+		cli_err("lock: --pin-dir '%s': must be an absolute path on a bpffs", opts.pin_dir);
+		return EXIT_USAGE;
+	}
 	/* A bad interface name is invalid input: say so before creating anything. */
 	for (int i = 0; i < ndev; i++)
 		if (!if_nametoindex(devs[i])) {

@@ -71,6 +71,8 @@ static void rm_pins(const char *suffix)
 	rmdir(path);
 }
 
+static int pair_teardown(void **state);
+
 static int pair_setup(void **state)
 {
 	struct soccr_lock_opts opts = { .sz = sizeof(opts) };
@@ -87,15 +89,19 @@ static int pair_setup(void **state)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/soccr-test-%d-net", (int)getpid());
 	opts.pin_dir = pin_dir;
 	if (soccr_lock_open(&opts, &lock))
-		return -1;
+		goto fail;
 	if (tns_enter(pair.nsfd[0]))
-		return -1;
+		goto fail;
 	if (soccr_lock_attach(lock, pair.ifname[0]) || soccr_lock_attach(lock, "lo")) {
 		tns_leave();
-		return -1;
+		goto fail;
 	}
 	tns_leave();
 	return 0;
+fail:
+	/* cmocka runs no teardown after a failed setup. */
+	pair_teardown(state);
+	return -1;
 }
 
 static int pair_teardown(void **state)
@@ -352,6 +358,14 @@ static __u32 prog_id(int fd)
 	return info.id;
 }
 
+/* Last resort (a failed assertion outside cmocka's reach, exit()): no pin dir stays. */
+static void rm_all_pins(void)
+{
+	rm_pins("");
+	rm_pins("-detach");
+	rm_pins("-coexist");
+}
+
 static int own_teardown(void **state)
 {
 	(void)state;
@@ -535,6 +549,7 @@ int main(void)
 
 	tns_require_root();
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/soccr-test-%d-net", (int)getpid());
+	atexit(rm_all_pins);
 	libsoccr_set_log(SOCCR_LOG_ERR, log_stderr);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -726,6 +726,25 @@ static void test_batch_add_and_del_100k_flows(void **state)
 	free(flows);
 }
 
+static void rm_pins(const char *suffix)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s%s/prog", pin_dir, suffix);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s%s/flows", pin_dir, suffix);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s%s", pin_dir, suffix);
+	rmdir(path);
+}
+
+/* Pins left only if a test failed half-way (or the setup did): removed at exit. */
+static void rm_all_pins(void)
+{
+	rm_pins("");
+	rm_pins("-mark");
+}
+
 static int group_setup(void **state)
 {
 	struct soccr_lock_opts opts = { .sz = sizeof(opts) };
@@ -733,6 +752,7 @@ static int group_setup(void **state)
 	(void)state;
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/soccr-test-%d-cls", (int)getpid());
 	opts.pin_dir = pin_dir;
+	atexit(rm_all_pins);
 	if (soccr_lock_open(&opts, &lock)) {
 		fprintf(stderr, "soccr_lock_open(%s) failed\n", pin_dir);
 		return -1;
@@ -743,21 +763,18 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char dir[80];
+	int ret;
 
 	(void)state;
 	if (lock) {
 		soccr_lock_detach(lock);
 		soccr_lock_close(lock);
+		lock = NULL;
 	}
-	/* Left only if a test failed half-way. */
-	snprintf(dir, sizeof(dir), "%s-mark/prog", pin_dir);
-	unlink(dir);
-	snprintf(dir, sizeof(dir), "%s-mark/flows", pin_dir);
-	unlink(dir);
-	snprintf(dir, sizeof(dir), "%s-mark", pin_dir);
-	rmdir(dir);
-	return access(pin_dir, F_OK) ? 0 : -1;
+	/* Detach itself must have removed the pin dir. */
+	ret = access(pin_dir, F_OK) ? 0 : -1;
+	rm_all_pins();
+	return ret;
 }
 
 static void log_stderr(unsigned int level, const char *fmt, ...)
