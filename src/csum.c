@@ -127,8 +127,8 @@ SOCCR_API uint16_t soccr_csum_update32(uint16_t csum, uint32_t old, uint32_t new
 	uint32_t s = (uint16_t)~csum;
 
 	/* Both halves of each value: word order does not matter in the sum. */
-	s += (uint16_t)~(old >> 16);
-	s += (uint16_t)~(old & 0xffff);
+	s += (uint16_t) ~(old >> 16);
+	s += (uint16_t) ~(old & 0xffff);
 	s += new_ >> 16;
 	s += new_ & 0xffff;
 	return soccr_csum_fold(s);

@@ -24,38 +24,38 @@
 #define VLAN_HLEN     4
 #define VLAN_VID_MASK 0x0fff
 
-#define IPV4_HLEN     20
-#define IPV4_MAXLEN   65535
-#define IPV4_DF       0x4000
-#define IPV4_MF       0x2000
-#define IPV4_OFFMASK  0x1fff
-#define IPV6_HLEN     40
-#define IPV6_MAXPLEN  65535
+#define IPV4_HLEN      20
+#define IPV4_MAXLEN    65535
+#define IPV4_DF	       0x4000
+#define IPV4_MF	       0x2000
+#define IPV4_OFFMASK   0x1fff
+#define IPV6_HLEN      40
+#define IPV6_MAXPLEN   65535
 #define IP_DEFAULT_TTL 64
-#define IPPROTO_TCP_  6
+#define IPPROTO_TCP_   6
 
 /* IPv6 extension headers the parser steps over (RFC 8200 section 4). */
 #define IPV6_EXT_HOPOPTS  0
 #define IPV6_EXT_ROUTING  43
 #define IPV6_EXT_FRAGMENT 44
 #define IPV6_EXT_DSTOPTS  60
-#define IPV6_FRAG_HLEN    8
-#define IPV6_FRAG_MF      0x0001
+#define IPV6_FRAG_HLEN	  8
+#define IPV6_FRAG_MF	  0x0001
 
-#define TCP_HLEN       20
-#define TCP_MAX_HLEN   60
+#define TCP_HLEN     20
+#define TCP_MAX_HLEN 60
 
 /* TCP option kinds and lengths. */
-#define TCPOPT_EOL          0
-#define TCPOPT_NOP          1
-#define TCPOPT_MSS          2
-#define TCPOLEN_MSS         4
-#define TCPOPT_WSCALE       3
-#define TCPOLEN_WSCALE      3
-#define TCPOPT_SACK_PERM    4
-#define TCPOLEN_SACK_PERM   2
-#define TCPOPT_TS           8
-#define TCPOLEN_TS          10
+#define TCPOPT_EOL	  0
+#define TCPOPT_NOP	  1
+#define TCPOPT_MSS	  2
+#define TCPOLEN_MSS	  4
+#define TCPOPT_WSCALE	  3
+#define TCPOLEN_WSCALE	  3
+#define TCPOPT_SACK_PERM  4
+#define TCPOLEN_SACK_PERM 2
+#define TCPOPT_TS	  8
+#define TCPOLEN_TS	  10
 
 #define SOCCR_OPT_ALL (SOCCR_OPT_MSS | SOCCR_OPT_WSCALE | SOCCR_OPT_SACK_OK | SOCCR_OPT_TS)
 
@@ -86,8 +86,8 @@ static inline void put32(uint8_t *p, uint32_t v)
 /* ---- checksums over the pseudo-headers ------------------------------------------------ */
 
 /* One's-complement sum of the pseudo-header (RFC 9293 3.1, RFC 8200 8.1). */
-static uint32_t pseudo_sum(int family, const union soccr_inaddr *src,
-			   const union soccr_inaddr *dst, size_t tcp_len)
+static uint32_t pseudo_sum(int family, const union soccr_inaddr *src, const union soccr_inaddr *dst,
+			   size_t tcp_len)
 {
 	uint8_t ph[40];
 
@@ -415,7 +415,7 @@ static int parse_opts(const uint8_t *o, size_t n, struct soccr_segment *seg)
 		}
 		i += olen;
 		continue;
-bad_len:
+	bad_len:
 		pr_dbg("packet: TCP option %u has length %u", kind, olen);
 		return -EBADMSG;
 	}
@@ -440,8 +440,7 @@ static int parse_ipv4(const uint8_t *p, size_t rem, unsigned int flags, struct s
 	ihl = (size_t)(p[0] & 0xf) * 4;
 	tot = get16(p + 2);
 	if (ihl < IPV4_HLEN || tot < ihl || tot > rem) {
-		pr_dbg("packet: IPv4 IHL %zu, total length %zu, %zu bytes captured", ihl, tot,
-		       rem);
+		pr_dbg("packet: IPv4 IHL %zu, total length %zu, %zu bytes captured", ihl, tot, rem);
 		return -EBADMSG;
 	}
 	seg->ip_csum_ok = soccr_csum(p, ihl) == 0;
@@ -639,8 +638,9 @@ SOCCR_API int soccr_pkt_parse(const void *frame, size_t len, enum soccr_link lin
 	seg->payload = t + doff;
 	seg->payload_len = l4_len - doff;
 
-	seg->tcp_csum_ok = soccr_csum_fold(soccr_csum_partial(
-				   t, l4_len, pseudo_sum(seg->family, &seg->src, &seg->dst, l4_len))) == 0;
+	seg->tcp_csum_ok =
+		soccr_csum_fold(soccr_csum_partial(
+			t, l4_len, pseudo_sum(seg->family, &seg->src, &seg->dst, l4_len))) == 0;
 	if (!seg->tcp_csum_ok && !(flags & SOCCR_PARSE_NOCSUM)) {
 		pr_dbg("packet: bad TCP checksum");
 		return -EBADMSG;
@@ -672,9 +672,9 @@ SOCCR_API int soccr_segment_str(const struct soccr_segment *seg, char *buf, size
 		uint8_t flag;
 		char c;
 	} names[] = {
-		{ SOCCR_TCP_SYN, 'S' }, { SOCCR_TCP_FIN, 'F' }, { SOCCR_TCP_RST, 'R' },
-		{ SOCCR_TCP_PSH, 'P' }, { SOCCR_TCP_ACK, 'A' }, { SOCCR_TCP_URG, 'U' },
-		{ SOCCR_TCP_ECE, 'E' }, { SOCCR_TCP_CWR, 'C' },
+		{SOCCR_TCP_SYN, 'S'}, {SOCCR_TCP_FIN, 'F'}, {SOCCR_TCP_RST, 'R'},
+		{SOCCR_TCP_PSH, 'P'}, {SOCCR_TCP_ACK, 'A'}, {SOCCR_TCP_URG, 'U'},
+		{SOCCR_TCP_ECE, 'E'}, {SOCCR_TCP_CWR, 'C'},
 	};
 	char src[INET6_ADDRSTRLEN + 10], dst[INET6_ADDRSTRLEN + 10], fl[16], opts[96], urg[16];
 	size_t i, n = 0, o = 0;
@@ -696,8 +696,7 @@ SOCCR_API int soccr_segment_str(const struct soccr_segment *seg, char *buf, size
 	if (seg->opts & SOCCR_OPT_SACK_OK)
 		o += (size_t)snprintf(opts + o, sizeof(opts) - o, " sackOK");
 	if (seg->opts & SOCCR_OPT_TS)
-		snprintf(opts + o, sizeof(opts) - o, " TS val %u ecr %u", seg->ts_val,
-			 seg->ts_ecr);
+		snprintf(opts + o, sizeof(opts) - o, " TS val %u ecr %u", seg->ts_val, seg->ts_ecr);
 
 	if (seg->flags & SOCCR_TCP_URG)
 		snprintf(urg, sizeof(urg), " urg %u", seg->urg_ptr);

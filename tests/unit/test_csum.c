@@ -58,7 +58,7 @@ static uint16_t csum_host(const void *p, size_t n)
 static void test_rfc1071_example_sum_and_checksum(void **state)
 {
 	/* RFC 1071 section 3: these bytes sum to 0xddf2; the checksum is its complement. */
-	static const uint8_t v[] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
+	static const uint8_t v[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
 	uint16_t sum;
 
 	(void)state;
@@ -70,15 +70,15 @@ static void test_rfc1071_example_sum_and_checksum(void **state)
 
 static void test_known_short_and_odd_vectors(void **state)
 {
-	static const uint8_t one[] = { 0x01 }, three[] = { 0xab, 0xcd, 0x12 };
-	static const uint8_t ff3[] = { 0xff, 0xff, 0xff };
+	static const uint8_t one[] = {0x01}, three[] = {0xab, 0xcd, 0x12};
+	static const uint8_t ff3[] = {0xff, 0xff, 0xff};
 
 	(void)state;
-	assert_int_equal(csum_host(NULL, 0), 0xffff);	   /* empty: sum 0 */
-	assert_int_equal(csum_host(one, 1), 0xfeff);	   /* the odd byte is the high byte */
-	assert_int_equal(csum_host(three, 3), 0x4232);	   /* ~(0xabcd + 0x1200) */
-	assert_int_equal(csum_host(ff3, 3), 0x00ff);	   /* 0xffff + 0xff00 carries */
-	assert_int_equal(csum_host(ff3, 2), 0x0000);	   /* sum 0xffff ("-0") */
+	assert_int_equal(csum_host(NULL, 0), 0xffff);  /* empty: sum 0 */
+	assert_int_equal(csum_host(one, 1), 0xfeff);   /* the odd byte is the high byte */
+	assert_int_equal(csum_host(three, 3), 0x4232); /* ~(0xabcd + 0x1200) */
+	assert_int_equal(csum_host(ff3, 3), 0x00ff);   /* 0xffff + 0xff00 carries */
+	assert_int_equal(csum_host(ff3, 2), 0x0000);   /* sum 0xffff ("-0") */
 }
 
 static void test_every_length_matches_reference(void **state)
@@ -182,7 +182,7 @@ static uint16_t eqn2(uint16_t hc, uint16_t m, uint16_t m2)
  */
 static void test_rfc1624_corner_case_gives_0000_not_ffff(void **state)
 {
-	uint8_t h[6] = { 0xcd, 0x7a, 0x55, 0x55, 0, 0 };
+	uint8_t h[6] = {0xcd, 0x7a, 0x55, 0x55, 0, 0};
 	uint16_t hc, hc2, m = htons(0x5555), m2 = htons(0x3285);
 	uint32_t m32, m32b;
 
@@ -199,8 +199,8 @@ static void test_rfc1624_corner_case_gives_0000_not_ffff(void **state)
 	assert_int_equal(soccr_csum(h, sizeof(h)), 0); /* and the header verifies */
 
 	/* The same through the 32-bit update: 0x5555 0x0000 -> 0x3285 0x0000. */
-	memcpy(&m32, (const uint8_t[]){ 0x55, 0x55, 0, 0 }, 4);
-	memcpy(&m32b, (const uint8_t[]){ 0x32, 0x85, 0, 0 }, 4);
+	memcpy(&m32, (const uint8_t[]){0x55, 0x55, 0, 0}, 4);
+	memcpy(&m32b, (const uint8_t[]){0x32, 0x85, 0, 0}, 4);
 	assert_int_equal(ntohs(soccr_csum_update32(hc, m32, m32b)), 0x0000);
 }
 

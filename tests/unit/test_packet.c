@@ -24,6 +24,8 @@
 
 /* ---- expected frames ------------------------------------------------------------------ */
 
+/* clang-format off */
+
 /* 10.0.0.1:40000 > 10.0.0.2:80 SYN, MSS 1460, SACK_OK, TS 0x01020304/0, WS 7. */
 static const uint8_t syn4[] = {
 	/* IPv4: 45 00 len=60 id=0x1234 DF ttl=64 proto=6 csum=0x1486 src dst */
@@ -77,6 +79,7 @@ static const uint8_t urg6_eth[] = {
 	0x01, 0x01, 0x08, 0x0a, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x00, 0x00, 0x01,
 	'a', 'b', 'c',
 };
+/* clang-format on */
 
 static void seg_syn4(struct soccr_segment *s)
 {
@@ -100,7 +103,7 @@ static void seg_syn4(struct soccr_segment *s)
 
 static void seg_finack4(struct soccr_segment *s)
 {
-	static const uint8_t src[6] = { 2, 0, 0, 0, 0, 1 }, dst[6] = { 2, 0, 0, 0, 0, 2 };
+	static const uint8_t src[6] = {2, 0, 0, 0, 0, 1}, dst[6] = {2, 0, 0, 0, 0, 2};
 
 	memset(s, 0, sizeof(*s));
 	s->family = AF_INET;
@@ -139,7 +142,7 @@ static void seg_synack6(struct soccr_segment *s)
 
 static void seg_urg6(struct soccr_segment *s)
 {
-	static const uint8_t src[6] = { 1, 2, 3, 4, 5, 6 }, dst[6] = { 10, 11, 12, 13, 14, 15 };
+	static const uint8_t src[6] = {1, 2, 3, 4, 5, 6}, dst[6] = {10, 11, 12, 13, 14, 15};
 
 	memset(s, 0, sizeof(*s));
 	s->family = AF_INET6;
@@ -162,8 +165,8 @@ static void seg_urg6(struct soccr_segment *s)
 }
 
 /* Build into a canary-filled buffer; check the length and that nothing past it changed. */
-static void build_expect(const struct soccr_segment *s, enum soccr_link link,
-			 const uint8_t *want, size_t want_len)
+static void build_expect(const struct soccr_segment *s, enum soccr_link link, const uint8_t *want,
+			 size_t want_len)
 {
 	uint8_t buf[256];
 	size_t i;
@@ -216,7 +219,7 @@ static void test_build_v6_eth_urg_ts_payload_is_byte_exact(void **state)
 
 static void test_build_sack_ok_alone_is_nop_nop_sackok(void **state)
 {
-	static const uint8_t want[] = { 0x01, 0x01, 0x04, 0x02 };
+	static const uint8_t want[] = {0x01, 0x01, 0x04, 0x02};
 	struct soccr_segment s, p;
 	uint8_t buf[128];
 	ssize_t n;
@@ -358,10 +361,14 @@ static void test_wscale_above_14_is_built_and_parsed_verbatim(void **state)
 
 static void test_set_seq_ack_equals_full_rebuild(void **state)
 {
-	void (*mk[])(struct soccr_segment *) = { seg_syn4, seg_finack4, seg_synack6, seg_urg6 };
+	void (*mk[])(struct soccr_segment *) = {seg_syn4, seg_finack4, seg_synack6, seg_urg6};
 	static const uint32_t vals[][2] = {
-		{ 0, 0 }, { 1, 0xffffffff }, { 0xffffffff, 0xffffffff }, { 0x80000000, 0x7fffffff },
-		{ 0x12345678, 0x9abcdef0 }, { 0xfffffff0, 0x11223345 },
+		{0, 0},
+		{1, 0xffffffff},
+		{0xffffffff, 0xffffffff},
+		{0x80000000, 0x7fffffff},
+		{0x12345678, 0x9abcdef0},
+		{0xfffffff0, 0x11223345},
 	};
 	struct soccr_segment s;
 	uint8_t a[256], b[256];
@@ -376,8 +383,8 @@ static void test_set_seq_ack_equals_full_rebuild(void **state)
 				mk[i](&s);
 				n = soccr_pkt_build(&s, link, a, sizeof(a));
 				assert_true(n > 0);
-				assert_int_equal(soccr_pkt_set_seq_ack(a, (size_t)n, link, vals[j][0],
-								       vals[j][1]),
+				assert_int_equal(soccr_pkt_set_seq_ack(a, (size_t)n, link,
+								       vals[j][0], vals[j][1]),
 						 0);
 				s.seq = vals[j][0];
 				s.ack = vals[j][1];
@@ -466,8 +473,8 @@ static void test_parse_v4_syn_fields(void **state)
 	assert_int_equal(p.ack, 0);
 	assert_int_equal(p.flags, SOCCR_TCP_SYN);
 	assert_int_equal(p.window, 64240);
-	assert_int_equal(p.opts, SOCCR_OPT_MSS | SOCCR_OPT_SACK_OK | SOCCR_OPT_TS |
-					 SOCCR_OPT_WSCALE);
+	assert_int_equal(p.opts,
+			 SOCCR_OPT_MSS | SOCCR_OPT_SACK_OK | SOCCR_OPT_TS | SOCCR_OPT_WSCALE);
 	assert_int_equal(p.mss, 1460);
 	assert_int_equal(p.wscale, 7);
 	assert_int_equal(p.ts_val, 0x01020304);
@@ -547,10 +554,10 @@ static void test_parse_rejects_every_truncation(void **state)
 		size_t len;
 		enum soccr_link link;
 	} frames[] = {
-		{ syn4, sizeof(syn4), SOCCR_LINK_NONE },
-		{ finack4_eth, sizeof(finack4_eth), SOCCR_LINK_ETH },
-		{ synack6, sizeof(synack6), SOCCR_LINK_NONE },
-		{ urg6_eth, sizeof(urg6_eth), SOCCR_LINK_ETH },
+		{syn4, sizeof(syn4), SOCCR_LINK_NONE},
+		{finack4_eth, sizeof(finack4_eth), SOCCR_LINK_ETH},
+		{synack6, sizeof(synack6), SOCCR_LINK_NONE},
+		{urg6_eth, sizeof(urg6_eth), SOCCR_LINK_ETH},
 	};
 	struct soccr_segment p;
 	size_t i, len;
@@ -632,9 +639,9 @@ static void test_parse_rejects_bad_ip_version(void **state)
 	assert_int_equal(parse_copy(f, sizeof(f), SOCCR_LINK_ETH, SOCCR_PARSE_NOCSUM, &p),
 			 -EBADMSG);
 	f[14] = 0x55;
-	assert_int_equal(parse_copy(f + 14, sizeof(f) - 14, SOCCR_LINK_NONE, SOCCR_PARSE_NOCSUM,
-				    &p),
-			 -EBADMSG);
+	assert_int_equal(
+		parse_copy(f + 14, sizeof(f) - 14, SOCCR_LINK_NONE, SOCCR_PARSE_NOCSUM, &p),
+		-EBADMSG);
 	memcpy(f, urg6_eth, 14 + 8);
 	f[14] = 0x45; /* ethertype IPv6, version 4 */
 	assert_int_equal(parse_copy(f, 14 + 40, SOCCR_LINK_ETH, SOCCR_PARSE_NOCSUM, &p), -EBADMSG);
@@ -697,7 +704,7 @@ static void test_parse_ipv4_options_move_tcp_header(void **state)
 	(void)state;
 	/* IHL 7: NOP, NOP, NOP, EOL and 4 bytes of padding after the fixed header. */
 	memcpy(f, syn4, 20);
-	memcpy(f + 20, (const uint8_t[]){ 1, 1, 1, 0, 0, 0, 0, 0 }, 8);
+	memcpy(f + 20, (const uint8_t[]){1, 1, 1, 0, 0, 0, 0, 0}, 8);
 	memcpy(f + 28, syn4 + 20, sizeof(syn4) - 20);
 	f[0] = 0x47;
 	f[3] += 8;
@@ -712,7 +719,7 @@ static void test_parse_ipv4_options_move_tcp_header(void **state)
 
 static void test_parse_rejects_ipv4_fragments(void **state)
 {
-	static const uint16_t frag[] = { 0x2000, 0x0001, 0x00b9, 0x6000, 0x2010, 0x1fff };
+	static const uint16_t frag[] = {0x2000, 0x0001, 0x00b9, 0x6000, 0x2010, 0x1fff};
 	uint8_t f[sizeof(syn4)];
 	struct soccr_segment p;
 	size_t i;
@@ -799,6 +806,7 @@ static int parse_with_opts(const uint8_t *opt, size_t n, struct soccr_segment *p
 
 static void test_parse_rejects_bad_option_lengths(void **state)
 {
+	/* clang-format off */
 	static const struct {
 		uint8_t o[20];
 		size_t n;
@@ -814,6 +822,7 @@ static void test_parse_rejects_bad_option_lengths(void **state)
 		{ { 8, 8, 0, 0, 0, 0, 0, 0 }, 8 },			      /* TS length 8 */
 		{ { 8, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, 11 },		      /* TS length 11 */
 	};
+	/* clang-format on */
 	struct soccr_segment p;
 	size_t i;
 
@@ -830,9 +839,11 @@ static void test_parse_rejects_bad_option_lengths(void **state)
 static void test_parse_skips_unknown_options_and_stops_at_eol(void **state)
 {
 	/* SACK block (kind 5, len 10), unknown kind 253 (len 4), MSS, EOL, then junk. */
+	/* clang-format off */
 	static const uint8_t o[20] = { 5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 253, 4, 2, 4,
 				       2, 4, 0x12, 0x34, 0, 0xff };
 	static const uint8_t eol_first[20] = { 0, 2, 4, 0x05, 0xb4, 0xff, 0xff };
+	/* clang-format on */
 	struct soccr_segment p;
 
 	(void)state;
@@ -903,12 +914,14 @@ static size_t v6_with_ext(uint8_t *f, const uint8_t *ext, size_t n, uint8_t firs
 static void test_parse_v6_extension_header_chain(void **state)
 {
 	/* hop-by-hop (8, PadN) -> dstopts (16) -> routing (24, segleft 0) -> atomic frag -> TCP */
+	/* clang-format off */
 	static const uint8_t ext[] = {
 		60, 0, 1, 4, 0, 0, 0, 0,
 		43, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		44, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		6, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
 	};
+	/* clang-format on */
 	uint8_t f[sizeof(synack6) + sizeof(ext)];
 	struct soccr_segment p;
 	size_t len, cut;
@@ -940,10 +953,10 @@ static void test_parse_v6_extension_header_chain(void **state)
 
 static void test_parse_v6_rejects_bad_extension_headers(void **state)
 {
-	static const uint8_t frag_off[] = { 44, 0, 0, 0, 0, 0, 0, 0 };
-	static const uint8_t dst_hbh[] = { 0, 0, 1, 4, 0, 0, 0, 0, 6, 0, 1, 4, 0, 0, 0, 0 };
-	static const uint8_t routing[] = { 6, 0, 0, 1, 0, 0, 0, 0 };
-	static const uint8_t long_ext[] = { 6, 200, 1, 4, 0, 0, 0, 0 };
+	static const uint8_t frag_off[] = {44, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t dst_hbh[] = {0, 0, 1, 4, 0, 0, 0, 0, 6, 0, 1, 4, 0, 0, 0, 0};
+	static const uint8_t routing[] = {6, 0, 0, 1, 0, 0, 0, 0};
+	static const uint8_t long_ext[] = {6, 200, 1, 4, 0, 0, 0, 0};
 	uint8_t f[sizeof(synack6) + 16], fr[8];
 	struct soccr_segment p;
 	size_t len;
@@ -966,8 +979,8 @@ static void test_parse_v6_rejects_bad_extension_headers(void **state)
 	len = v6_with_ext(f, dst_hbh, sizeof(dst_hbh), 60);
 	assert_int_equal(parse_copy(f, len, SOCCR_LINK_NONE, 0, &p), -EBADMSG);
 	/* Two destination-options headers in a row are fine. */
-	len = v6_with_ext(f, (const uint8_t[]){ 60, 0, 1, 4, 0, 0, 0, 0, 6, 0, 1, 4, 0, 0, 0, 0 },
-			  16, 60);
+	len = v6_with_ext(f, (const uint8_t[]){60, 0, 1, 4, 0, 0, 0, 0, 6, 0, 1, 4, 0, 0, 0, 0}, 16,
+			  60);
 	assert_int_equal(parse_copy(f, len, SOCCR_LINK_NONE, 0, &p), 0);
 
 	/* A routing header with a segment left: still in transit. */
@@ -987,7 +1000,7 @@ static void test_parse_vlan_tag(void **state)
 	(void)state;
 	/* 802.1Q: TPID 0x8100, PCP 1, VID 100, then the real ethertype. */
 	memcpy(f, urg6_eth, 12);
-	memcpy(f + 12, (const uint8_t[]){ 0x81, 0x00, 0x20, 0x64 }, 4);
+	memcpy(f + 12, (const uint8_t[]){0x81, 0x00, 0x20, 0x64}, 4);
 	memcpy(f + 16, urg6_eth + 12, sizeof(urg6_eth) - 12);
 	assert_int_equal(parse_copy(f, sizeof(urg6_eth) + 4, SOCCR_LINK_ETH, 0, &p), 0);
 	assert_true(p.vlan);
@@ -999,7 +1012,7 @@ static void test_parse_vlan_tag(void **state)
 	assert_int_equal(parse_copy(f, 15, SOCCR_LINK_ETH, 0, &p), -EBADMSG);
 	assert_int_equal(parse_copy(f, 17, SOCCR_LINK_ETH, 0, &p), -EBADMSG);
 	/* Two tags (QinQ) are not supported. */
-	memcpy(f + 12, (const uint8_t[]){ 0x81, 0x00, 0x00, 0x01, 0x81, 0x00, 0x00, 0x02 }, 8);
+	memcpy(f + 12, (const uint8_t[]){0x81, 0x00, 0x00, 0x01, 0x81, 0x00, 0x00, 0x02}, 8);
 	memcpy(f + 20, urg6_eth + 12, sizeof(urg6_eth) - 12);
 	assert_int_equal(parse_copy(f, sizeof(f), SOCCR_LINK_ETH, 0, &p), -EPROTONOSUPPORT);
 }

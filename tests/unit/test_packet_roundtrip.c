@@ -18,8 +18,8 @@
 
 #include <soccr/packet.h>
 
-#define ROUNDS	    12000
-#define MAX_PAYLOAD 1460
+#define ROUNDS	     12000
+#define MAX_PAYLOAD  1460
 #define DEFAULT_SEED 0x50cc7ull
 
 static uint64_t seed, rng_state;
@@ -174,9 +174,8 @@ static void test_random_roundtrip_build_parse_every_field(void **state)
 		if (rnd() & 1) {
 			s.seq = (uint32_t)rnd();
 			s.ack = (uint32_t)rnd();
-			assert_int_equal(soccr_pkt_set_seq_ack(frame, (size_t)len, link, s.seq,
-							       s.ack),
-					 0);
+			assert_int_equal(
+				soccr_pkt_set_seq_ack(frame, (size_t)len, link, s.seq, s.ack), 0);
 			assert_int_equal(soccr_pkt_parse(frame, (size_t)len, link, 0, &p), 0);
 			compare(&s, link, &p, frame, (size_t)len);
 		}
