@@ -49,16 +49,23 @@ SOCCR_API uint32_t soccr_csum_partial(const void *data, size_t len, uint32_t sum
 	const unsigned char *p = data;
 	uint64_t s = sum;
 
-	/* Four independent loads per round keep the adder busy. */
-	while (len >= 32) {
-		uint64_t a = load64(p), b = load64(p + 8), c = load64(p + 16), d = load64(p + 24);
+	if (len >= 32) {
+		/*
+		 * Four independent accumulators: each end-around carry depends on
+		 * the previous add, so one chain would serialize the loop (about 3x
+		 * slower on x86-64).
+		 */
+		uint64_t a = 0, b = 0, c = 0, d = 0;
 
-		s = add64(s, a);
-		s = add64(s, b);
-		s = add64(s, c);
-		s = add64(s, d);
-		p += 32;
-		len -= 32;
+		do {
+			a = add64(a, load64(p));
+			b = add64(b, load64(p + 8));
+			c = add64(c, load64(p + 16));
+			d = add64(d, load64(p + 24));
+			p += 32;
+			len -= 32;
+		} while (len >= 32);
+		s = add64(s, add64(add64(a, b), add64(c, d)));
 	}
 	while (len >= 8) {
 		s = add64(s, load64(p));
