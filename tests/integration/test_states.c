@@ -64,6 +64,8 @@ enum scenario {
 	SC_CLOSING_SENT,
 	SC_CLOSE,
 	SC_SYN_SENT,
+	SC_BIG,			/* ESTABLISHED with a 16 MiB send queue and a 4 MiB receive queue */
+	SC_UNABSORBED,		/* CLOSE_WAIT whose injected FIN a firewall rule drops */
 };
 
 static const struct {
@@ -81,17 +83,20 @@ static const struct {
 	[SC_CLOSING_SENT] = { "CLOSING (FIN sent)", TCP_CLOSING },
 	[SC_CLOSE] = { "CLOSE", TCP_CLOSE },
 	[SC_SYN_SENT] = { "SYN_SENT", TCP_SYN_SENT },
+	[SC_BIG] = { "ESTABLISHED (big queues)", TCP_ESTABLISHED },
+	[SC_UNABSORBED] = { "CLOSE_WAIT (FIN dropped)", TCP_CLOSE_WAIT },
 };
 
 struct run {
 	int family;
 	bool mapped;
 	int rp;		/* index of the pair: its rp_filter value */
+	bool local;	/* the peer is in ns a too: the connection runs over lo */
 };
 
 static const struct run runs[NRUNS] = {
-	{ AF_INET, false, 0 }, { AF_INET6, false, 0 }, { AF_INET, true, 0 },
-	{ AF_INET, false, 1 }, { AF_INET6, false, 1 }, { AF_INET, true, 1 },
+	{ AF_INET, false, 0, false }, { AF_INET6, false, 0, false }, { AF_INET, true, 0, false },
+	{ AF_INET, false, 1, false }, { AF_INET6, false, 1, false }, { AF_INET, true, 1, false },
 };
 
 static struct tns_pair pairs[2];
@@ -146,6 +151,8 @@ static void log_cb(unsigned int level, const char *fmt, ...)
 
 static const char *wire_ip(const struct conn *c, int side)
 {
+	if (c->r->local)
+		side = 0;
 	return c->r->family == AF_INET6 ? c->p->ip6[side] : c->p->ip4[side];
 }
 
@@ -224,11 +231,15 @@ static int capture_start(struct conn *c)
 		FAIL(c, "no MAC for %s", c->p->ifname[0]);
 	snprintf(filter, sizeof(filter),
 		 "(tcp port %u and ((ip and tcp[13] & 4 != 0) or (ip6 and ip6[6] == 6 and "
-		 "ip6[53] & 4 != 0))) or (ether src %s and ether dst %s)",
-		 c->aport, mac, mac);
-	if (tns_enter(c->p->nsfd[1]))
-		FAIL(c, "enter ns b");
-	c->cap = pcap_create(c->p->ifname[1], err);
+		 "ip6[53] & 4 != 0)))",
+		 c->aport);
+	/* Over lo every frame has zero MACs: only RSTs are looked for there. */
+	if (!c->r->local)
+		snprintf(filter + strlen(filter), sizeof(filter) - strlen(filter),
+			 " or (ether src %s and ether dst %s)", mac, mac);
+	if (tns_enter(c->p->nsfd[c->r->local ? 0 : 1]))
+		FAIL(c, "enter the peer's ns");
+	c->cap = pcap_create(c->r->local ? "lo" : c->p->ifname[1], err);
 	if (!c->cap)
 		goto out;
 	if (pcap_set_immediate_mode(c->cap, 1) || pcap_set_snaplen(c->cap, 128) ||
@@ -455,9 +466,39 @@ static uint16_t port_of(int fd, bool peer)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* Both ends in ns a, to a's own address: the route to the peer is local (lo). */
+static int connect_local(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int lfd;
+
+	if (tns_enter(c->p->nsfd[0]))
+		FAIL(c, "enter a");
+	tns_addr(c->p, 0, c->r->family, 0, &ss, &len);
+	lfd = socket(c->r->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 1))
+		FAIL(c, "listener: %s", strerror(errno));
+	tns_addr(c->p, 0, c->r->family, port_of(lfd, false), &ss, &len);
+	c->a = socket(c->r->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->a < 0 || connect(c->a, (struct sockaddr *)&ss, len))
+		FAIL(c, "connect: %s", strerror(errno));
+	c->b = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	close(lfd);
+	tns_leave();
+	CHECK(c, c->b >= 0, "accept: %s", strerror(errno));
+	c->aport = port_of(c->a, false);
+	c->bport = port_of(c->a, true);
+	return 0;
+}
+
 static int connect_pair(struct conn *c)
 {
-	int ret = tns_tcp_connect(c->p, c->r->family, c->r->mapped, &c->a, &c->b);
+	int ret;
+
+	if (c->r->local)
+		return connect_local(c);
+	ret = tns_tcp_connect(c->p, c->r->family, c->r->mapped, &c->a, &c->b);
 
 	if (ret)
 		FAIL(c, "connect: %s", strerror(-ret));
@@ -578,6 +619,20 @@ static int prepare(struct conn *c)
 		if (wait_state(c, c->a, TCP_FIN_WAIT2))
 			return -1;
 		break;
+	case SC_BIG: {
+		/* a: 12 MiB asked = 24 MiB of send buffer, 8 MiB asked = 16 MiB of receive buffer. */
+		int snd = 12 << 20, rcv = 8 << 20, small = 64 * 1024;
+
+		if (setsockopt(c->a, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd)) ||
+		    setsockopt(c->a, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) ||
+		    setsockopt(c->b, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)))
+			FAIL(c, "buffers: %s", strerror(errno));
+		if (push(c, c->b, &c->b_sent, SEED_B, 4 << 20) || fill(c, c->a, &c->a_sent, SEED_A) ||
+		    quiesce(c, c->a) || quiesce(c, c->b))
+			return -1;
+		break;
+	}
+	case SC_UNABSORBED:
 	case SC_CLOSE_WAIT:
 		small_buffers(c);
 		if (push(c, c->b, &c->b_sent, SEED_B, 30000))
@@ -671,6 +726,9 @@ static int checkpoint_restore(struct conn *c)
 	CHECK(c, ret == (int)sizeof(*d), "save returned %d", ret);
 	CHECK(c, (int)d->state == scen[c->sc].state, "saved state %u, expected %d", d->state,
 	      scen[c->sc].state);
+	if (c->sc == SC_BIG)
+		CHECK(c, d->outq_len >= 16u << 20 && d->inq_len >= 4u << 20,
+		      "queues too small for the test: send %u, receive %u", d->outq_len, d->inq_len);
 	rq = libsoccr_get_queue_bytes(sk, TCP_RECV_QUEUE, SOCCR_MEM_EXCL);
 	sq = libsoccr_get_queue_bytes(sk, TCP_SEND_QUEUE, SOCCR_MEM_EXCL);
 	CHECK(c, !!rq == !!d->inq_len && !!sq == !!d->outq_len, "queues: inq %u %p outq %u %p",
@@ -697,6 +755,13 @@ static int checkpoint_restore(struct conn *c)
 	if (sq)
 		libsoccr_set_queue_bytes(sk, TCP_SEND_QUEUE, sq, SOCCR_MEM_EXCL);
 	ret = libsoccr_restore(sk, d, sizeof(*d));
+	if (c->sc == SC_UNABSORBED) {
+		/* The failed restore leaves the socket in repair mode: closing it sends nothing. */
+		libsoccr_release(sk);
+		tns_leave();
+		CHECK(c, ret == -ENOLINK, "restore returned %d, expected -ENOLINK", ret);
+		return 0;
+	}
 	if (ret) {
 		libsoccr_release(sk);
 		FAIL(c, "restore returned %d", ret);
@@ -730,16 +795,33 @@ static int run_case(enum scenario sc, const struct run *r)
 	struct conn *c = &conn;
 	int n;
 
-	snprintf(c->tag, sizeof(c->tag), "%s %s rp_filter=%d", scen[sc].name,
-		 r->mapped ? "v4-mapped" : r->family == AF_INET ? "v4" : "v6", r->rp);
+	snprintf(c->tag, sizeof(c->tag), "%s %s rp_filter=%d%s", scen[sc].name,
+		 r->mapped ? "v4-mapped" : r->family == AF_INET ? "v4" : "v6", r->rp,
+		 r->local ? " same host" : "");
 	libsoccr_set_log(SOCCR_LOG_DBG, log_cb);
 	if (prepare(c))
 		return 1;
 	if (capture_start(c))
 		return 1;
-	if (lock_flow(c, true, true) || checkpoint_restore(c))
+	if (lock_flow(c, true, true))
+		return 1;
+	if (sc == SC_UNABSORBED &&
+	    tns_sh(c->p->ns[0], "nft add rule inet lk%u i %s saddr %s tcp sport %u meta mark 0xc114 drop",
+		   c->aport, nft_fam(c), wire_ip(c, 1), c->bport))
+		FAIL(c, "extra rule");
+	if (checkpoint_restore(c))
 		return 1;
 	unlock_flow(c);
+	if (sc == SC_UNABSORBED) {
+		/* The peer sees nothing of it: no RST, no FIN, its side stays as it was. */
+		close(c->a);
+		usleep(50000);
+		CHECK(c, capture_count(c) == 0, "RST or injected frame seen by the peer");
+		CHECK(c, tns_tcp_state(c->b) == TCP_FIN_WAIT2, "peer state %d", tns_tcp_state(c->b));
+		pcap_close(c->cap);
+		close(c->b);
+		return 0;
+	}
 	if (sc == SC_SYN_SENT) {
 		struct pollfd pfd = { .fd = c->lfd, .events = POLLIN };
 
@@ -760,20 +842,20 @@ static int run_case(enum scenario sc, const struct run *r)
 	return 0;
 }
 
-/* The six runs of one scenario in parallel; every one must pass. */
-static void run_matrix(enum scenario sc)
+/* Runs of one scenario in parallel, a child each; every one must pass. */
+static void run_some(enum scenario sc, const struct run *rs, int n)
 {
 	pid_t pid[NRUNS];
 	int failed = 0;
 
 	fflush(NULL);
-	for (int i = 0; i < NRUNS; i++) {
+	for (int i = 0; i < n; i++) {
 		pid[i] = fork();
 		assert_true(pid[i] >= 0);
 		if (!pid[i])
-			_exit(run_case(sc, &runs[i]));
+			_exit(run_case(sc, &rs[i]));
 	}
-	for (int i = 0; i < NRUNS; i++) {
+	for (int i = 0; i < n; i++) {
 		int st = 0;
 
 		waitpid(pid[i], &st, 0);
@@ -783,6 +865,11 @@ static void run_matrix(enum scenario sc)
 		}
 	}
 	assert_int_equal(failed, 0);
+}
+
+static void run_matrix(enum scenario sc)
+{
+	run_some(sc, runs, NRUNS);
 }
 
 #define MATRIX_TEST(fn, sc)             \
@@ -803,6 +890,147 @@ MATRIX_TEST(test_closing_restores_both_fins_ours_unsent, SC_CLOSING_FULL)
 MATRIX_TEST(test_closing_restores_both_fins_ours_sent, SC_CLOSING_SENT)
 MATRIX_TEST(test_close_restores_finished_connection, SC_CLOSE)
 MATRIX_TEST(test_syn_sent_reissues_connect, SC_SYN_SENT)
+
+/* Peer on the same host: the segments go through lo, strict rp_filter or not. */
+static void test_fin_states_restore_with_peer_on_same_host(void **state)
+{
+	static const struct run local[] = {
+		{ AF_INET, false, 1, true }, { AF_INET6, false, 1, true },
+		{ AF_INET, false, 0, true }, { AF_INET6, false, 0, true },
+	};
+
+	(void)state;
+	run_some(SC_CLOSE, local, 4);
+	run_some(SC_CLOSING_SENT, local, 2);
+}
+
+static void test_big_queues_restore_intact(void **state)
+{
+	static const struct run big[] = { { AF_INET, false, 0, false }, { AF_INET6, false, 1, false } };
+
+	(void)state;
+	run_some(SC_BIG, big, 2);
+}
+
+static void test_unabsorbed_fin_fails_restore_with_enolink(void **state)
+{
+	static const struct run r[] = { { AF_INET, false, 1, false }, { AF_INET6, false, 0, false } };
+
+	(void)state;
+	run_some(SC_UNABSORBED, r, 2);
+}
+
+/* ---- refused input, logging ---------------------------------------------------------- */
+
+static char log_buf[4096];
+
+static void log_capture(unsigned int level, const char *fmt, ...)
+{
+	size_t used = strlen(log_buf);
+	va_list ap;
+
+	(void)level;
+	va_start(ap, fmt);
+	vsnprintf(log_buf + used, sizeof(log_buf) - used, fmt, ap);
+	va_end(ap);
+}
+
+static void test_non_socket_fd_is_refused_with_a_log_line(void **state)
+{
+	int pfd[2];
+	char want[128];
+
+	(void)state;
+	assert_int_equal(pipe(pfd), 0);
+	log_buf[0] = '\0';
+	libsoccr_set_log(SOCCR_LOG_ERR, log_capture);
+	assert_null(libsoccr_pause(pfd[0]));
+	assert_int_equal(errno, ENOTSOCK);
+	snprintf(want, sizeof(want), "sk %d: TCP_REPAIR 1: %s\n", pfd[0], strerror(ENOTSOCK));
+	assert_string_equal(log_buf, want);
+	assert_null(libsoccr_pause(-1));
+	libsoccr_set_log(0, NULL);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+static void test_listen_socket_and_bad_arguments_are_refused(void **state)
+{
+	struct libsoccr_sk_data d = { 0 };
+	union libsoccr_addr a = { .v4 = { .sin_family = AF_INET, .sin_port = htons(1),
+					  .sin_addr = { htonl(INADDR_LOOPBACK) } } };
+	union libsoccr_addr b = a;
+	struct libsoccr_sk *sk;
+	int lfd, fd;
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	b.v4.sin_port = 0;
+	assert_int_equal(bind(lfd, &b.sa, sizeof(b.v4)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	/* The kernel refuses TCP_REPAIR on a listener. */
+	assert_null(libsoccr_pause(lfd));
+	close(lfd);
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sk = libsoccr_pause(fd);
+	assert_non_null(sk);
+	/* data_size smaller than CRIU's 17 fields, or no data. */
+	assert_int_equal(libsoccr_save(sk, &d, 16), -1);
+	assert_int_equal(libsoccr_save(sk, NULL, sizeof(d)), -1);
+	assert_int_equal(libsoccr_restore(sk, &d, 16), -1);
+	/* No addresses set. */
+	d.state = TCP_ESTABLISHED;
+	assert_int_equal(libsoccr_restore(sk, &d, sizeof(d)), -1);
+	assert_int_equal(libsoccr_set_addr(sk, 1, &a, 0), 0);
+	assert_int_equal(libsoccr_set_addr(sk, 0, &b, 0), 0);
+	/* States we do not restore. */
+	d.state = TCP_LISTEN;
+	assert_int_equal(libsoccr_restore(sk, &d, sizeof(d)), -1);
+	d.state = TCP_TIME_WAIT;
+	assert_int_equal(libsoccr_restore(sk, &d, sizeof(d)), -1);
+	d.state = 99;
+	assert_int_equal(libsoccr_restore(sk, &d, sizeof(d)), -1);
+	/* Queues other than send/receive, flags other than SOCCR_MEM_EXCL. */
+	assert_int_equal(libsoccr_set_queue_bytes(sk, TCP_NO_QUEUE, NULL, 0), -1);
+	assert_int_equal(libsoccr_set_queue_bytes(sk, TCP_SEND_QUEUE, NULL, 0x100), -1);
+	assert_null(libsoccr_get_queue_bytes(sk, TCP_NO_QUEUE, 0));
+	assert_null(libsoccr_get_queue_bytes(sk, TCP_RECV_QUEUE, 0x100));
+	/* Addresses given without SOCCR_MEM_EXCL stay the caller's: a MEM_EXCL get copies. */
+	{
+		union libsoccr_addr *got = libsoccr_get_addr(sk, 1, 0);
+
+		assert_ptr_equal(got, &a);
+		got = libsoccr_get_addr(sk, 1, SOCCR_MEM_EXCL);
+		assert_non_null(got);
+		assert_ptr_not_equal(got, &a);
+		assert_memory_equal(got, &a, sizeof(a));
+		free(got);
+		assert_null(libsoccr_get_addr(sk, 1, 0));
+	}
+	libsoccr_release(sk);
+	close(fd);
+}
+
+/* A socket closed before checkpoint (CLOSE, never connected) has no peer: save still works. */
+static void test_save_of_unconnected_socket_reports_no_data(void **state)
+{
+	struct libsoccr_sk_data d;
+	struct libsoccr_sk *sk;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)state;
+	sk = libsoccr_pause(fd);
+	assert_non_null(sk);
+	assert_int_equal(libsoccr_save(sk, &d, sizeof(d)), (int)sizeof(d));
+	assert_int_equal(d.state, TCP_CLOSE);
+	assert_int_equal(d.inq_len, 0);
+	assert_int_equal(d.outq_len, 0);
+	assert_null(libsoccr_get_queue_bytes(sk, TCP_RECV_QUEUE, 0));
+	libsoccr_release(sk);
+	close(fd);
+}
 
 static int group_setup(void **state)
 {
@@ -841,6 +1069,12 @@ int main(void)
 		cmocka_unit_test(test_closing_restores_both_fins_ours_sent),
 		cmocka_unit_test(test_close_restores_finished_connection),
 		cmocka_unit_test(test_syn_sent_reissues_connect),
+		cmocka_unit_test(test_fin_states_restore_with_peer_on_same_host),
+		cmocka_unit_test(test_big_queues_restore_intact),
+		cmocka_unit_test(test_unabsorbed_fin_fails_restore_with_enolink),
+		cmocka_unit_test(test_non_socket_fd_is_refused_with_a_log_line),
+		cmocka_unit_test(test_listen_socket_and_bad_arguments_are_refused),
+		cmocka_unit_test(test_save_of_unconnected_socket_reports_no_data),
 	};
 
 	tns_require_root();
