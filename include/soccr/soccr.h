@@ -131,8 +131,9 @@ void libsoccr_release(struct libsoccr_sk *sk);
 /*
  * Checkpoint: fill data (data_size bytes available) from the paused socket
  * and read both queues into the handle. Returns the number of bytes of data
- * filled, or a negative step code: -1 bad arguments, -2 socket state or
- * options, -3 window, -4 receive queue, -5 send queue.
+ * filled, or a negative step code, as CRIU's: -1 bad arguments, -2 socket
+ * state (LISTEN, SYN_RECV, TIME_WAIT are refused) or queue sizes, -3 TCP
+ * options, -4 window, -5 receive queue, -6 send queue.
  */
 int libsoccr_save(struct libsoccr_sk *sk, struct libsoccr_sk_data *data, unsigned data_size);
 
@@ -167,7 +168,10 @@ int libsoccr_set_addr(struct libsoccr_sk *sk, int self, union libsoccr_addr *add
  * half-closed states the FIN bookkeeping (segments from the peer are
  * injected with SOCCR_MARK and checked to be absorbed). Returns 0, or a
  * negative value on error (the socket stays in repair mode; nothing was
- * sent to the peer).
+ * sent to the peer): -1 as CRIU for a failed step (the log says which),
+ * -ENOLINK (-67) if an injected segment was sent but not absorbed (dropped
+ * by a firewall that does not accept SOCCR_MARK, or refused by TCP), and
+ * another negative errno if no injection path to the peer could be set up.
  */
 int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *data, unsigned data_size);
 
