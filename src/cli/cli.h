@@ -42,4 +42,15 @@ char *cli_fmt_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len)
 /* Parse an unsigned integer (decimal, or 0x hex) no larger than max. Returns 0 or -EINVAL. */
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
+/*
+ * Like cli_setup_log(), but library error lines are kept (the first one since
+ * the last cli_lib_error_clear()) instead of printed, so a command can fold
+ * the cause into its own one-line error. With -v / SOCCR_DEBUG=1 everything
+ * is printed as well.
+ */
+void cli_setup_log_capture(bool verbose);
+/* The first library error line captured (no newline), or NULL. */
+const char *cli_lib_error(void);
+void cli_lib_error_clear(void);
+
 #endif /* SOCCR_CLI_H */

@@ -46,6 +46,14 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* The library's own first error line if it logged one (it names the step), else fallback. */
+static const char *why(const char *fallback)
+{
+	const char *e = cli_lib_error();
+
+	return e ? e : fallback;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -203,7 +211,7 @@ static int open_lock(const struct soccr_image *img, const char *pin_dir, struct 
 	if (!ret)
 		ret = soccr_lock_list(*lock, &e, &n);
 	if (ret) {
-		cli_err("restore: open the lock: %s", strerror(-ret));
+		cli_err("restore: open the lock: %s", why(strerror(-ret)));
 		return EXIT_FAIL;
 	}
 	for (size_t i = 0; i < n && !found; i++)
@@ -298,7 +306,7 @@ int cmd_restore(int argc, char **argv)
 			verify ? "--verify" : "--pcap");
 		return EXIT_FAIL;
 	}
-	cli_setup_log(verbose);
+	cli_setup_log_capture(verbose);
 	libbpf_set_print(verbose ? libbpf_log : NULL);
 
 	ret = soccr_image_load(path, &img, err, sizeof(err));
@@ -321,7 +329,7 @@ int cmd_restore(int argc, char **argv)
 	}
 	sk = libsoccr_pause(fd);
 	if (!sk) {
-		cli_err("restore: TCP_REPAIR on: %m");
+		cli_err("restore: libsoccr_pause: %s", why(strerror(errno)));
 		goto out;
 	}
 	/* Addresses by reference: img outlives sk. Queues are handed over. */
@@ -336,8 +344,16 @@ int cmd_restore(int argc, char **argv)
 		img.sendq = NULL;
 	}
 	ret = libsoccr_restore(sk, &img.data, sizeof(img.data));
+	if (ret == -ENOLINK) {
+		/* repair.c: an injected segment went out but the socket did not absorb it. */
+		cli_err("restore: libsoccr_restore: an injected segment was not absorbed (%s); "
+			"nothing was sent to the peer", why("no detail"));
+		status = EXIT_VERIFY;
+	} else if (ret < 0) {
+		cli_err("restore: libsoccr_restore: %s; nothing was sent to the peer",
+			why("failed"));
+	}
 	if (ret < 0) {
-		cli_err("restore: libsoccr_restore: failed (%d); nothing was sent to the peer", ret);
 		/* Closing a socket still in repair mode sends nothing. */
 		libsoccr_release(sk);
 		sk = NULL;
@@ -349,7 +365,7 @@ int cmd_restore(int argc, char **argv)
 	if (lock) {
 		ret = soccr_lock_del(lock, &flow);
 		if (ret) {
-			cli_err("restore: unlock the flow: %s", strerror(-ret));
+			cli_err("restore: unlock the flow: %s", why(strerror(-ret)));
 			goto out;
 		}
 		unlocked = true;

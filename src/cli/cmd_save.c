@@ -46,6 +46,14 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* The library's own first error line if it logged one (it names the step), else fallback. */
+static const char *why(const char *fallback)
+{
+	const char *e = cli_lib_error();
+
+	return e ? e : fallback;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -240,7 +248,7 @@ int cmd_save(int argc, char **argv)
 		cli_err("save: --pid, --fd and -o are required (try 'soccr save --help')");
 		return EXIT_USAGE;
 	}
-	cli_setup_log(verbose);
+	cli_setup_log_capture(verbose);
 	libbpf_set_print(verbose ? libbpf_log : NULL);
 
 	pidfd = pidfd_open((pid_t)pid);
@@ -285,7 +293,7 @@ int cmd_save(int argc, char **argv)
 		if (!ret)
 			ret = soccr_lock_add(lock, &flow);
 		if (ret) {
-			cli_err("save: lock the flow: %s", strerror(-ret));
+			cli_err("save: lock the flow: %s", why(strerror(-ret)));
 			goto out;
 		}
 		locked = true;
@@ -293,14 +301,15 @@ int cmd_save(int argc, char **argv)
 
 	sk = libsoccr_pause(fd);
 	if (!sk) {
-		cli_err("save: TCP_REPAIR on: %m");
+		cli_err("save: libsoccr_pause: %s", why(strerror(errno)));
 		goto out;
 	}
 	ret = libsoccr_save(sk, &img.data, sizeof(img.data));
 	if (ret < 0) {
-		cli_err("save: libsoccr_save: failed at step %d (%s)", -ret,
+		cli_err("save: libsoccr_save: step %d (%s): %s", -ret,
 			ret == -2 ? "state or options" : ret == -3 ? "window" :
-			ret == -4 ? "receive queue" : ret == -5 ? "send queue" : "arguments");
+			ret == -4 ? "receive queue" : ret == -5 ? "send queue" : "arguments",
+			why("failed"));
 		goto out;
 	}
 	img.family = family;

@@ -41,6 +41,45 @@ void cli_setup_log(bool verbose)
 	libsoccr_set_log(verbose ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_stderr);
 }
 
+static char lib_err[512];
+static bool capture_verbose;
+
+static void log_capture(unsigned int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	line[strcspn(line, "\n")] = '\0';
+	if (level == SOCCR_LOG_ERR && !lib_err[0])
+		snprintf(lib_err, sizeof(lib_err), "%s", line);
+	if (capture_verbose)
+		fprintf(stderr, "soccr: %s: %s\n", level == SOCCR_LOG_ERR ? "error" : "debug", line);
+}
+
+void cli_setup_log_capture(bool verbose)
+{
+	const char *env = getenv("SOCCR_DEBUG");
+
+	if (env && *env && strcmp(env, "0"))
+		verbose = true;
+	capture_verbose = verbose;
+	lib_err[0] = '\0';
+	libsoccr_set_log(verbose ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_capture);
+}
+
+const char *cli_lib_error(void)
+{
+	return lib_err[0] ? lib_err : NULL;
+}
+
+void cli_lib_error_clear(void)
+{
+	lib_err[0] = '\0';
+}
+
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	unsigned long long v;

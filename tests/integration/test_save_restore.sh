@@ -126,6 +126,15 @@ migrate() {
 
 	kill -KILL "$pid"
 	wait "$srv" 2>/dev/null
+	if [ "$name" = ipv4 ]; then
+		# Too early: the address is not in D yet. Restore fails, sends nothing, keeps the lock.
+		in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" >"$d/early.out" 2>&1
+		rc=$?
+		[ $rc -eq 1 ] || die "$name: restore without the local address: exit $rc, want 1"
+		[ "$(wc -l <"$d/early.out")" -eq 1 ] || die "$name: early restore: not one error line"
+		"$SOCCR" lock --pin-dir "$PIN" list >"$d/locked.out" 2>&1
+		grep -q ":${listen##*:} " "$d/locked.out" || die "$name: a failed restore unlocked the flow"
+	fi
 	move_addr $O $D "$cidr"
 
 	in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" -- "$H/echo_server" \
