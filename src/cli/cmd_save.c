@@ -307,8 +307,9 @@ int cmd_save(int argc, char **argv)
 	ret = libsoccr_save(sk, &img.data, sizeof(img.data));
 	if (ret < 0) {
 		cli_err("save: libsoccr_save: step %d (%s): %s", -ret,
-			ret == -2 ? "state or options" : ret == -3 ? "window" :
-			ret == -4 ? "receive queue" : ret == -5 ? "send queue" : "arguments",
+			ret == -2 ? "state or queue sizes" : ret == -3 ? "TCP options" :
+			ret == -4 ? "window" : ret == -5 ? "receive queue" :
+			ret == -6 ? "send queue" : "arguments",
 			why("failed"));
 		goto out;
 	}
