@@ -42,12 +42,15 @@
 #define BPFFS_ROOT "/sys/fs/bpf"
 #define PIN_PROG "prog"
 #define PIN_MAP "flows"
+/* Racing creators of one lock: how often and how patiently to look for the winner's pins. */
+#define OPEN_TRIES 5
+#define OPEN_BACKOFF_US 10000
 /* The kernel's name of our program (BPF_OBJ_NAME_LEN-truncated function name). */
 #define PROG_NAME "soccr_lock"
 
-_Static_assert(SOCCR_LOCK_DEFAULT_MARK == SOCCR_MARK, "bpf/lock.h and soccr.h disagree on the mark");
-_Static_assert(SOCCR_LOCK_MAX_FLOWS == SOCCR_LOCK_CAPACITY, "bpf/lock.h and lock.h disagree on size");
-_Static_assert(sizeof(struct soccr_lock_key) == 40, "key layout changed: pinned maps would not fit");
+_Static_assert(SOCCR_LOCK_DEFAULT_MARK == SOCCR_MARK, "bpf/lock.h and soccr.h: the mark");
+_Static_assert(SOCCR_LOCK_MAX_FLOWS == SOCCR_LOCK_CAPACITY, "bpf/lock.h and lock.h: the size");
+_Static_assert(sizeof(struct soccr_lock_key) == 40, "key layout changed: pinned maps won't fit");
 
 struct soccr_lock {
 	int prog_fd;
@@ -309,17 +312,24 @@ SOCCR_API int soccr_lock_open(const struct soccr_lock_opts *opts, struct soccr_l
 	if (err)
 		goto fail;
 
-	err = open_pinned(lock);
-	if (err == -ENOENT && !(flags & SOCCR_LOCK_NO_CREATE)) {
+	for (int tries = 0;; tries++) {
+		err = open_pinned(lock);
+		if (err != -ENOENT || (flags & SOCCR_LOCK_NO_CREATE) || tries == OPEN_TRIES)
+			break;
 		if (mkdir(lock->pin_dir, 0700) && errno != EEXIST) {
 			err = -errno;
 			pr_perror("lock: mkdir %s", lock->pin_dir);
-			goto fail;
+			break;
 		}
 		err = load_and_pin(lock, mark);
-		/* -EEXIST: another process pinned its program first; use that one. */
-		if (!err || err == -EEXIST)
-			err = open_pinned(lock);
+		if (err && err != -EEXIST)
+			break;
+		/*
+		 * -EEXIST: another process is creating the same lock and pinned
+		 * first; give it a moment to pin its program too, then use its.
+		 */
+		if (err)
+			usleep(OPEN_BACKOFF_US * (tries + 1));
 	}
 	if (err)
 		goto fail;
@@ -396,7 +406,8 @@ static void scan_filter(const struct nlmsghdr *nh, struct hook_scan *hs)
 		if (rta->rta_type == TCA_OPTIONS) {
 			int olen = (int)RTA_PAYLOAD(rta);
 
-			for (struct rtattr *o = RTA_DATA(rta); RTA_OK(o, olen); o = RTA_NEXT(o, olen))
+			for (struct rtattr *o = RTA_DATA(rta); RTA_OK(o, olen);
+			     o = RTA_NEXT(o, olen))
 				if (o->rta_type == TCA_BPF_ID && RTA_PAYLOAD(o) >= sizeof(__u32))
 					memcpy(&id, RTA_DATA(o), sizeof(id));
 		}
@@ -543,6 +554,10 @@ static int attach_point(struct soccr_lock *lock, const char *ifname, int ifindex
 	}
 
 	err = bpf_tc_attach(&hook, &a);
+	/* Another process attaching the same lock at the same moment won the race: fine. */
+	if (err == -EEXIST && !scan_hook(ifindex, hook_parent(point), &hs) &&
+	    hs.ours == lock->prog_id)
+		err = 0;
 	if (err) {
 		pr_err("lock: %s %s: attach: %s", ifname, hook_name(point), strerror(-err));
 		return err;
@@ -841,7 +856,8 @@ SOCCR_API int soccr_lock_del(struct soccr_lock *lock, const struct soccr_flow *f
 /* The kernel rejects batch ops it does not implement with one of these. */
 static bool batch_unsupported(int err)
 {
-	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -524 /* ENOTSUPP */;
+	/* 524: the kernel-internal ENOTSUPP, which leaks out of some bpf() paths. */
+	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -524;
 }
 
 /*
@@ -915,7 +931,8 @@ static int batch(struct soccr_lock *lock, const struct soccr_flow *flows, size_t
 		pr_dbg("lock: batch %s not supported by the kernel, one call per flow", what);
 		err = 0;
 		for (size_t i = 0; i < n && !err; i++)
-			err = del ? soccr_lock_del(lock, &flows[i]) : soccr_lock_add(lock, &flows[i]);
+			err = del ? soccr_lock_del(lock, &flows[i])
+				  : soccr_lock_add(lock, &flows[i]);
 	} else if (err) {
 		pr_err("lock: batch %s of %zu flows: %s%s", what, n, strerror(-err),
 		       err == -E2BIG ? " (lock full)" : "");

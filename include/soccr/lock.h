@@ -106,9 +106,10 @@ int soccr_lock_detach_dev(struct soccr_lock *lock, const char *ifname);
  * Lock or unlock flows (both directions). Adding a locked flow again (in
  * either orientation) or deleting an absent one is not an error. Adding
  * again with soccr_lock_add() keeps the flow's counters; a batch add resets
- * them (the kernel's batch update has no "only if new" mode). The batch calls return the number of flows
- * handled (n) or a negative errno; a batch that fails part-way is not rolled
- * back (-E2BIG: the lock is full, see SOCCR_LOCK_CAPACITY).
+ * them (the kernel's batch update has no "only if new" mode). The batch
+ * calls return the number of flows handled (n) or a negative errno; a batch
+ * that fails part-way is not rolled back (-E2BIG: the lock is full, see
+ * SOCCR_LOCK_CAPACITY).
  */
 int soccr_lock_add(struct soccr_lock *lock, const struct soccr_flow *flow);
 int soccr_lock_del(struct soccr_lock *lock, const struct soccr_flow *flow);

@@ -29,7 +29,7 @@ static void usage(FILE *f)
 		"  add SADDR:SPORT DADDR:DPORT    lock a TCP flow (both directions)\n"
 		"  del SADDR:SPORT DADDR:DPORT    unlock it\n"
 		"  list [--json]                  locked flows with drop/pass counters\n"
-		"  detach                         remove our filters (this netns) and pinned objects\n"
+		"  detach                         remove our filters (this netns) and the pins\n"
 		"\n"
 		"Addresses: 1.2.3.4:80 or [fd00::1]:80. State is pinned under --pin-dir\n"
 		"(default: $SOCCR_PIN_DIR, else " SOCCR_LOCK_PIN_DIR ").\n"
@@ -170,7 +170,8 @@ int cmd_lock(int argc, char **argv)
 			cli_err("lock: option '%s' needs an argument", argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			cli_err("lock: unknown option '%s' (try 'soccr lock --help')", argv[optind - 1]);
+			cli_err("lock: unknown option '%s' (try 'soccr lock --help')",
+				argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
