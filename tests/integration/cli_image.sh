@@ -43,13 +43,17 @@ run() {
 
 # ---- help and usage errors -------------------------------------------------------
 run "soccr --help" 0 "" -- --help
-for c in save restore show lock inject; do
+for c in save restore show lock inject demo; do
 	run "$c --help exits 0" 0 "" -- "$c" --help
 	grep -q "usage: soccr $c" "$T/out" || bad "$c --help prints its usage"
 done
 for c in save restore show; do
 	run "$c --bogus exits 2" 2 "^soccr: $c: unknown option '--bogus'" -- "$c" --bogus
 done
+for c in lock inject demo; do
+	run "$c --bogus exits 2" 2 "" -- "$c" --bogus
+done
+run "unknown command exits 2" 2 "^soccr: unknown command 'bogus'" -- bogus
 run "show without IMAGE" 2 "^soccr: show: missing IMAGE" -- show
 run "show with two images" 2 "more than one IMAGE" -- show "$FIX/v4-established" x
 run "save without arguments" 2 "^soccr: save: --pid, --fd and -o are required" -- save
