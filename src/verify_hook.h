@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The hook between libsoccr_restore() (src/repair.c, src/fin.c) and the
+ * verifier (src/verify.c). Never installed.
+ *
+ * Off by default: soccr_vhook_active() is one relaxed load of a pointer that
+ * only soccr_restore_set_verifier() sets, so CRIU-style callers pay nothing.
+ *
+ * Use, in the code that injects a segment from the peer:
+ *
+ *	struct soccr_vhook_expect ve = { .state = want->state,
+ *		.check_rcv = want->check_rcv_nxt, .check_ack = want->check_acked };
+ *	err = soccr_injector_send(inj, frame, len);
+ *	if (soccr_vhook_active())
+ *		soccr_vhook_frame(frame, len, link, ifindex, fd, &ve, err);
+ *
+ * and once per restored socket, after its last injection and before
+ * TCP_REPAIR is turned off (the socket-side view must still be the one
+ * right after the injections):
+ *
+ *	if (soccr_vhook_active())
+ *		soccr_vhook_restore_done(fd);
+ *
+ * The capture is opened by whoever set the verifier, before the restore,
+ * so the frames are on it whichever device the restore picks. The verdicts
+ * are read by that caller (soccr_verifier_collect()); the hook never fails
+ * the restore.
+ */
+#ifndef SOCCR_VERIFY_HOOK_H
+#define SOCCR_VERIFY_HOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <soccr/packet.h>
+
+#include "internal.h"
+
+struct soccr_verifier;
+
+/* Set by soccr_restore_set_verifier(); NULL when no verification is wanted. */
+SOCCR_HIDDEN extern struct soccr_verifier *soccr_vhook_verifier;
+
+struct soccr_vhook_expect {
+	int state;		/* TCP state expected afterwards, 0: derive */
+	bool check_rcv;		/* the receive sequence advanced past the segment */
+	bool check_ack;		/* nothing left unacknowledged in the send queue */
+};
+
+static inline bool soccr_vhook_active(void)
+{
+	return __atomic_load_n(&soccr_vhook_verifier, __ATOMIC_RELAXED) != NULL;
+}
+
+/*
+ * Report one injected frame (link framing, device ifindex, receiving
+ * socket fd, what it must show, the send result: 0 or a negative errno).
+ * The frame is copied. No "before" view is taken: a socket in repair mode
+ * is judged from TCP_QUEUE_SEQ against the segment itself.
+ */
+SOCCR_HIDDEN void soccr_vhook_frame(const void *frame, size_t len, enum soccr_link link,
+				    int ifindex, int fd, const struct soccr_vhook_expect *exp,
+				    int send_err);
+
+/* The restore of fd is over: judge its segments' socket side now. */
+SOCCR_HIDDEN void soccr_vhook_restore_done(int fd);
+
+#endif /* SOCCR_VERIFY_HOOK_H */
