@@ -80,6 +80,32 @@ static void usage(FILE *f)
 		"malformed image, 3 verification failed\n");
 }
 
+/* Whether execvp() can find an executable for name (checked before the restore, not after). */
+static bool can_exec(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (!*name)
+		return false;
+	if (strchr(name, '/'))
+		return !access(name, X_OK);
+	if (!path)
+		path = "/usr/local/bin:/bin:/usr/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (n == 0)
+			snprintf(buf, sizeof(buf), "./%s", name);
+		else
+			snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name);
+		if (!access(buf, X_OK))
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
 static pid_t child_pid;
 
 static void forward_signal(int sig)
@@ -298,6 +324,11 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (!path) {
 		cli_err("restore: -i IMAGE is required (try 'soccr restore --help')");
+		return EXIT_USAGE;
+	}
+	if (cmd && !can_exec(cmd[0])) {
+		/* Before anything happens: a typo must not cost the connection. */
+		cli_err("restore: %s: command not found or not executable", cmd[0]);
 		return EXIT_USAGE;
 	}
 	if (verify || pcap) {

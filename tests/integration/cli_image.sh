@@ -61,6 +61,10 @@ run "save with a bad pid" 2 "^soccr: save: --pid: invalid value 'x'" -- save --p
 run "save --pid without value" 2 "needs a value" -- save --pid
 run "restore without -i" 2 "^soccr: restore: -i IMAGE is required" -- restore
 run "restore with a stray argument" 2 "put the command after '--'" -- restore -i x cmd
+run "restore with a missing command" 2 "^soccr: restore: /nonexistent/cmd: command not found" \
+	-- restore -i "$FIX/v4-established" -- /nonexistent/cmd
+run "restore with a command not in PATH" 2 "soccr-no-such-cmd: command not found" \
+	-- restore -i "$FIX/v4-established" -- soccr-no-such-cmd arg
 run "restore --verify without the verifier" 1 "^soccr: restore: --verify: the verifier is not available" \
 	-- restore -i "$FIX/v4-established" --verify
 
