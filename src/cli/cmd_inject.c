@@ -2,7 +2,9 @@
 /*
  * soccr inject: build one TCP segment "from" a peer and send it through the
  * AF_PACKET injector, optionally N copies in one sendmmsg() batch, optionally
- * recording exactly the frames sent into a pcap file.
+ * recording exactly the frames sent into a pcap file; with --verify, prove
+ * its fate (libpcap capture + the receiving socket's view through
+ * sock_diag, whichever process owns it) and record the capture instead.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,8 +16,10 @@
 #include <sys/time.h>
 
 #include <soccr/inject.h>
+#include <soccr/lock.h>
 #include <soccr/packet.h>
 #include <soccr/soccr.h>
+#include <soccr/verify.h>
 
 #include "cli.h"
 
@@ -58,14 +62,22 @@ static void usage(FILE *f)
 		"  --dst-mac MAC      Ethernet destination (default: the device's own address,\n"
 		"                     zeros on lo, so a tc redirect to ingress makes it local)\n"
 		"  --count N          send N copies in one sendmmsg() batch, 1-%d (default: 1)\n"
-		"  --pcap FILE        write exactly the frames sent to FILE (Ethernet or raw IP)\n"
+		"  --pcap FILE        write exactly the frames sent to FILE (Ethernet or raw IP);\n"
+		"                     with --verify: the capture of the flow around the segment\n"
+		"                     (Linux cooked v2: direction and interface per packet)\n"
 		"  --mark N           SO_MARK of the frames (default: 0x%x, passes the lock)\n"
 		"  --no-mark          send without SO_MARK\n"
-		"  --verify           check that the segment was absorbed (not available yet)\n"
+		"  --verify           prove the segment's fate: captured (libpcap) byte for byte\n"
+		"                     with valid checksums, and taken by the socket --dst <- --src\n"
+		"                     (found through sock_diag, any process): a report line on\n"
+		"                     stderr: absorbed, not-absorbed or not-seen, and why\n"
+		"  --json             with --verify: the report as JSON on stdout\n"
+		"  --timeout MS       with --verify: bound on each wait (default: 250)\n"
 		"  -v, --verbose      debug log\n"
 		"  -h, --help         this text\n"
 		"\n"
-		"exit status: 0 sent, 1 failed, 2 usage error or invalid input\n",
+		"exit status: 0 sent (and absorbed), 1 failed, 2 usage error or invalid input,\n"
+		"3 verification failed (the segment was not seen or not absorbed)\n",
 		DEF_WIN, DEF_DEV, MAX_COUNT, SOCCR_MARK);
 }
 
@@ -152,9 +164,38 @@ static int write_pcap(pcap_dumper_t *d, const char *path, const void *frame, siz
 	return 0;
 }
 
+/*
+ * Collect the verdict, print the report line on stderr (and the JSON on
+ * stdout). Returns the exit status: 0 absorbed, 3 not, 1 on failure.
+ */
+static int report(struct soccr_verifier *ver, bool json)
+{
+	char line[768], *text = NULL;
+	int bad = soccr_verifier_collect(ver);
+
+	if (bad < 0) {
+		cli_err("inject: --verify: collecting the verdict failed: %s", strerror(-bad));
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < soccr_verifier_count(ver); i++) {
+		soccr_verdict_str(soccr_verifier_verdict(ver, i), line, sizeof(line));
+		fprintf(stderr, "verify: %s\n", line);
+	}
+	if (json) {
+		if (soccr_verifier_json(ver, &text)) {
+			cli_err("inject: --json: out of memory");
+			return EXIT_FAIL;
+		}
+		printf("%s\n", text);
+		free(text);
+	}
+	return bad ? EXIT_VERIFY : EXIT_OK;
+}
+
 enum {
 	OPT_SRC = 256, OPT_DST, OPT_SEQ, OPT_ACK, OPT_FLAGS, OPT_WIN, OPT_DEV, OPT_COUNT,
-	OPT_PCAP, OPT_VERIFY, OPT_NO_MARK, OPT_MARK, OPT_DST_MAC, OPT_TTL, OPT_DATA,
+	OPT_PCAP, OPT_VERIFY, OPT_NO_MARK, OPT_MARK, OPT_DST_MAC, OPT_TTL, OPT_DATA, OPT_JSON,
+	OPT_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -168,6 +209,8 @@ static const struct option long_opts[] = {
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-mark", no_argument, NULL, OPT_NO_MARK },
 	{ "mark", required_argument, NULL, OPT_MARK },
 	{ "dst-mac", required_argument, NULL, OPT_DST_MAC },
@@ -192,7 +235,11 @@ int cmd_inject(int argc, char **argv)
 	uint64_t v, seq = 0, ack = 0, win = DEF_WIN, count = 1, ttl = 64, mark = 0;
 	bool have_src = false, have_dst = false, have_seq = false, have_ack = false;
 	bool have_mark = false, have_dst_mac = false, no_mark = false, verify = false;
-	bool verbose = false;
+	bool verbose = false, json = false;
+	struct soccr_verifier *ver = NULL;
+	struct soccr_lock *lock = NULL;
+	uint64_t timeout_ms = 0;
+	int vid = -1;
 	char line[256];
 	void *frame = NULL;
 	ssize_t len;
@@ -278,6 +325,15 @@ int cmd_inject(int argc, char **argv)
 		case OPT_VERIFY:
 			verify = true;
 			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_TIMEOUT:
+			if (cli_parse_u64(optarg, 60000, &timeout_ms) || !timeout_ms) {
+				cli_err("inject: --timeout '%s': not a number of ms in 1-60000", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case OPT_NO_MARK:
 			no_mark = true;
 			break;
@@ -313,10 +369,14 @@ int cmd_inject(int argc, char **argv)
 		cli_err("inject: --mark and --no-mark exclude each other");
 		return EXIT_USAGE;
 	}
-	if (verify) {
-		/* Hook for issue 5: capture + TCP_QUEUE_SEQ/TCP_INFO check after the send. */
-		cli_err("inject: --verify: not available yet");
-		return EXIT_FAIL;
+	if ((json || timeout_ms) && !verify) {
+		cli_err("inject: --%s needs --verify", json ? "json" : "timeout");
+		return EXIT_USAGE;
+	}
+	if (verify && count != 1) {
+		/* Copies after the first cannot be absorbed: one segment, one verdict. */
+		cli_err("inject: --verify checks one segment: --count must be 1");
+		return EXIT_USAGE;
 	}
 
 	cli_setup_log(verbose);
@@ -376,8 +436,47 @@ int cmd_inject(int argc, char **argv)
 		goto out;
 	}
 
+	if (verify) {
+		struct soccr_verifier_opts vopts = { .sz = sizeof(vopts) };
+		struct soccr_lock_opts lopts = { .sz = sizeof(lopts), .flags = SOCCR_LOCK_NO_CREATE };
+		struct soccr_verify_expect exp = { .sz = sizeof(exp), .fd = -1 };
+		struct soccr_flow flow = { .family = seg.family };
+		int err;
+
+		/* A lock, if there is one, explains drops; its absence is no error. */
+		if (soccr_lock_open(&lopts, &lock))
+			lock = NULL;
+		vopts.ifname = soccr_injector_ifname(inj);
+		vopts.pcap_path = pcap_path;
+		vopts.lock = lock;
+		vopts.timeout_ms = (unsigned int)timeout_ms;
+		if ((size_t)len + 64 > 2048)
+			vopts.snaplen = (unsigned int)len + 64;
+		/* The capture opens before the send: that is the point. */
+		err = soccr_verifier_open(&vopts, &ver);
+		if (err) {
+			cli_err("inject: --verify: cannot open the capture: %s", strerror(-err));
+			goto out;
+		}
+		/* The segment goes from the peer (--src) to the local socket (--dst). */
+		flow.saddr = seg.dst;
+		flow.sport = seg.dport;
+		flow.daddr = seg.src;
+		flow.dport = seg.sport;
+		err = soccr_verifier_set_flows(ver, &flow, 1);
+		if (!err) {
+			vid = soccr_verifier_expect(ver, frame, (size_t)len, soccr_injector_link(inj),
+						    soccr_injector_ifindex(inj), &exp);
+			err = vid < 0 ? vid : 0;
+		}
+		if (err) {
+			cli_err("inject: --verify: %s", strerror(-err));
+			goto out;
+		}
+	}
+
 	/* Open the capture file first: an unwritable path must not cost a send. */
-	if (pcap_path) {
+	if (pcap_path && !verify) {
 		pc = pcap_open_dead(soccr_injector_link(inj) == SOCCR_LINK_ETH ? DLT_EN10MB : DLT_RAW,
 				    PCAP_SNAPLEN);
 		if (!pc) {
@@ -395,13 +494,25 @@ int cmd_inject(int argc, char **argv)
 		iov[i].iov_base = frame;
 		iov[i].iov_len = (size_t)len;
 	}
-	if (count == 1)
-		sent = soccr_injector_send(inj, frame, (size_t)len) ? -1 : 1;
-	else
+	if (count == 1) {
+		int err = soccr_injector_send(inj, frame, (size_t)len);
+
+		sent = err ? -1 : 1;
+		if (ver)
+			soccr_verifier_sent(ver, vid, err);
+	} else {
 		sent = soccr_injector_send_batch(inj, iov, (unsigned int)count);
+	}
 	if (dumper && sent > 0 && write_pcap(dumper, pcap_path, frame, (size_t)len,
 					     (unsigned int)sent))
 		goto out;
+	if (ver) {
+		rc = report(ver, json);
+		if (sent > 0)
+			fprintf(json ? stderr : stdout, "sent 1 frame (%zd bytes) on %s\n", len,
+				soccr_injector_ifname(inj));
+		goto out;
+	}
 	if (sent < 0)
 		goto out;	/* logged by the library */
 	soccr_segment_str(&seg, line, sizeof(line));
@@ -414,6 +525,8 @@ int cmd_inject(int argc, char **argv)
 	       soccr_injector_ifname(inj), line);
 	rc = EXIT_OK;
 out:
+	soccr_verifier_close(ver);
+	soccr_lock_close(lock);
 	if (dumper)
 		pcap_dump_close(dumper);
 	if (pc)

@@ -159,7 +159,8 @@ expect_rc "unknown option" 2 "${A[@]}" --bogus
 expect_rc "--dst-mac on tun" 2 "${A[@]}" --dev tun0 --dst-mac 02:00:00:00:00:01
 expect_rc "unknown device" 1 "${A[@]}" --dev nosuchdev0
 expect_rc "unwritable pcap" 1 "${A[@]}" --pcap /nonexistent-dir/x.pcap
-expect_rc "--verify not yet" 1 "${A[@]}" --verify
+# --verify is real (issue 5, tests/integration/verify_cli.sh): no socket at the 4-tuple is exit 3.
+expect_rc "--verify, no socket" 3 "${A[@]}" --verify
 expect_rc "--help" 0 --help
 grep -q '^usage: soccr inject' "$tmp/stdout" && ok "--help prints usage on stdout" || ko "--help output"
 # A failed device must not leave a half-written capture behind claiming packets.
