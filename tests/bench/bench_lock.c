@@ -299,8 +299,11 @@ int main(void)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/soccr-bench-%d", (int)getpid());
 	lopts.pin_dir = pin_dir;
 	atexit(cleanup);
+	/* SIGPIPE too: `make bench | head` must not leave pins behind. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, on_signal);
 	err = soccr_lock_open(&lopts, &lock);
 	if (err)
 		bench_die("soccr_lock_open", err);
