@@ -49,8 +49,8 @@ static inline uint64_t bench_now_ns(void)
 /* One figure: one value per round, in its display unit. */
 struct bench_series {
 	char name[64];
-	const char *unit;		/* "ns", "us", "ms", "GB/s", ... */
-	bool higher_is_better;		/* throughput figures */
+	const char *unit;      /* "ns", "us", "ms", "GB/s", ... */
+	bool higher_is_better; /* throughput figures */
 	double v[BENCH_MAX_ROUNDS];
 	int n;
 };
@@ -262,7 +262,8 @@ static inline long bench_env_long(const char *name, long def, long min, long max
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || *end || v < min || v > max) {
-		fprintf(stderr, "%s: ignoring %s=%s (want %ld..%ld)\n", bench_prog, name, s, min, max);
+		fprintf(stderr, "%s: ignoring %s=%s (want %ld..%ld)\n", bench_prog, name, s, min,
+			max);
 		return def;
 	}
 	return v;
@@ -281,15 +282,21 @@ static inline double bench_elapsed(void)
 }
 
 /*
- * Program start: name it, line-buffer stdout, and check for root (netns,
- * raw sockets, BPF): without it print SKIPPED and exit 0 (a skipped
- * benchmark is not a crash).
+ * Program start: name it, line-buffer stdout, and (bench_init()) check for
+ * root (netns, raw sockets, BPF): without it print SKIPPED and exit 0 (a
+ * skipped benchmark is not a crash). bench_init_unprivileged() is for the
+ * programs that need no privileges.
  */
-static inline void bench_init(const char *prog)
+static inline void bench_init_unprivileged(const char *prog)
 {
 	bench_prog = prog;
 	bench_t0 = bench_now_ns();
 	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+static inline void bench_init(const char *prog)
+{
+	bench_init_unprivileged(prog);
 	if (geteuid() != 0) {
 		bench_skip(prog, "needs root (network namespaces, raw sockets, BPF)");
 		exit(0);
@@ -365,7 +372,8 @@ static inline void bench_die(const char *what, int err)
 /* One word at a time for real: keep GCC's -O2 vectoriser off this loop. */
 __attribute__((optimize("no-tree-vectorize")))
 #endif
-static inline uint16_t bench_naive_csum(const void *data, size_t len, uint32_t sum)
+static inline uint16_t
+bench_naive_csum(const void *data, size_t len, uint32_t sum)
 {
 	const uint8_t *p = data;
 	uint16_t w;

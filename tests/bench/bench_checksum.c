@@ -7,23 +7,23 @@
  * The results of both are compared first over many lengths and alignments:
  * a fast wrong checksum is not a result.
  *
- * Env: BENCH_ROUNDS (11), BENCH_CSUM_BYTES (bytes summed per side and
- * round, 32 MiB).
+ * Needs no privileges. Env: BENCH_ROUNDS (11), BENCH_CSUM_BYTES (bytes
+ * summed per side and round, 32 MiB).
  */
 #include <soccr/packet.h>
 
 #include "bench.h"
 
-#define PREFIX "checksum"
+#define PREFIX	"checksum"
 #define MAX_BUF 65536
 
 static const struct {
 	const char *tag;
 	size_t len;
 } sizes[] = {
-	{ "64B", 64 },
-	{ "1500B", 1500 },
-	{ "64KiB", 65536 },
+	{"64B", 64},
+	{"1500B", 1500},
+	{"64KiB", 65536},
 };
 
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
@@ -62,10 +62,13 @@ static void check_same(const uint8_t *buf)
 {
 	for (size_t off = 0; off < 8; off++)
 		for (size_t len = 0; len <= 1600; len += 1 + len / 64) {
-			uint16_t a = soccr_csum(buf + off, len), b = bench_naive_csum(buf + off, len, 0);
+			uint16_t a = soccr_csum(buf + off, len),
+				 b = bench_naive_csum(buf + off, len, 0);
 
 			if (a != b) {
-				fprintf(stderr, "%s: soccr_csum(off %zu, len %zu) = %#x, RFC 1071 says %#x\n",
+				fprintf(stderr,
+					"%s: soccr_csum(off %zu, len %zu) = %#x, RFC 1071 says "
+					"%#x\n",
 					bench_prog, off, len, a, b);
 				exit(1);
 			}
@@ -78,13 +81,14 @@ static void check_same(const uint8_t *buf)
 
 int main(void)
 {
-	struct bench_series *ns_ours[NSIZES], *ns_naive[NSIZES], *gb_ours[NSIZES], *gb_naive[NSIZES];
+	struct bench_series *ns_ours[NSIZES], *ns_naive[NSIZES], *gb_ours[NSIZES],
+		*gb_naive[NSIZES];
 	char name[64];
 	uint8_t *buf;
 	long bytes;
 	int rounds;
 
-	bench_init("bench_checksum");
+	bench_init_unprivileged("bench_checksum");
 	rounds = bench_rounds();
 	bytes = bench_env_long("BENCH_CSUM_BYTES", 32L << 20, 1L << 16, 1L << 32);
 
@@ -122,7 +126,7 @@ int main(void)
 				a = run_ours(buf, sizes[k].len, reps);
 			}
 			if (!r)
-				continue;	/* warm-up */
+				continue; /* warm-up */
 			bench_add(ns_ours[k], a);
 			bench_add(ns_naive[k], b);
 			bench_add(gb_ours[k], (double)sizes[k].len / a);

@@ -31,7 +31,7 @@
 
 #include "bench.h"
 
-#define PREFIX "classifier"
+#define PREFIX	    "classifier"
 #define OTHER_FLOWS 10000
 
 static struct soccr_lock *lock;
@@ -56,8 +56,8 @@ static void on_signal(int sig)
 static int load_empty(void)
 {
 	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = TC_ACT_OK },
-		{ .code = BPF_JMP | BPF_EXIT },
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = TC_ACT_OK},
+		{.code = BPF_JMP | BPF_EXIT},
 	};
 	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "soccr_bench_nop", "GPL", insns,
 			       sizeof(insns) / sizeof(insns[0]), NULL);
@@ -68,18 +68,18 @@ static int load_empty(void)
 }
 
 struct pkt {
-	const char *name;	/* "locked_v4", ... */
+	const char *name; /* "locked_v4", ... */
 	uint8_t frame[256];
 	size_t len;
 	uint32_t mark;
-	int verdict;		/* what the lock must answer */
+	int verdict; /* what the lock must answer */
 	struct bench_series *ours, *empty;
 };
 
 static void build(struct pkt *p, int family, bool lockit, bool marked)
 {
 	struct soccr_segment seg;
-	static const uint8_t payload[64] = { 1, 2, 3 };
+	static const uint8_t payload[64] = {1, 2, 3};
 	struct soccr_flow flow;
 	ssize_t len;
 	int err;
@@ -127,7 +127,7 @@ static void build(struct pkt *p, int family, bool lockit, bool marked)
 /* Mean ns per run of prog on p, as the kernel measured it. */
 static double test_run(int prog, const struct pkt *p, int repeat, bool check)
 {
-	struct __sk_buff ctx = { .mark = p->mark };
+	struct __sk_buff ctx = {.mark = p->mark};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->frame, .data_size_in = (__u32)p->len,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
 
@@ -143,8 +143,8 @@ static double test_run(int prog, const struct pkt *p, int repeat, bool check)
 
 int main(void)
 {
-	struct soccr_lock_opts lopts = { .sz = sizeof(lopts) };
-	static const char *const kinds[] = { "locked", "unlocked", "marked" };
+	struct soccr_lock_opts lopts = {.sz = sizeof(lopts)};
+	static const char *const kinds[] = {"locked", "unlocked", "marked"};
 	struct bench_series *empty[2];
 	char pin_dir[64], name[64];
 	struct pkt pkts[6];
@@ -172,7 +172,7 @@ int main(void)
 
 	/* Other locked flows, so that the lookups meet a populated table. */
 	for (long i = 0; i < OTHER_FLOWS; i++) {
-		struct soccr_flow f = { .family = AF_INET };
+		struct soccr_flow f = {.family = AF_INET};
 
 		f.saddr.v4.s_addr = htonl(0x0a0a0000u | (uint32_t)i);
 		f.daddr.v4.s_addr = htonl(0x0a0b0001u);

@@ -51,13 +51,13 @@
  * instead, so the RSTs are transmitted and received too (every variant then
  * pays about 2 us more).
  */
-#define SRC_IP "10.77.0.2"
-#define DST_IP "10.77.0.1"
+#define SRC_IP	 "10.77.0.2"
+#define DST_IP	 "10.77.0.1"
 #define SRC_PORT 40000
-#define DST_PORT 5000		/* nothing listens there: the stack answers RST */
-#define FIN_SEQ 0x10000000u
-#define FIN_ACK 0x20000000u
-#define FIN_WIN 512
+#define DST_PORT 5000 /* nothing listens there: the stack answers RST */
+#define FIN_SEQ	 0x10000000u
+#define FIN_ACK	 0x20000000u
+#define FIN_WIN	 512
 
 #define PREFIX "inject_fin"
 
@@ -110,7 +110,7 @@ static size_t build_frame(uint8_t *buf)
 
 static int afp_open(void)
 {
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
 	int mark = SOCCR_MARK;
 	int fd;
 
@@ -142,8 +142,8 @@ static double run_af_packet(int fd, const uint8_t *frame, size_t len, long n)
 #ifdef HAVE_LIBNET
 static int libnet_build_fin(libnet_t *l, libnet_ptag_t *ptcp, libnet_ptag_t *pip)
 {
-	*ptcp = libnet_build_tcp(SRC_PORT, DST_PORT, FIN_SEQ, FIN_ACK, TH_FIN | TH_ACK, FIN_WIN,
-				 0, 0, LIBNET_TCP_H, NULL, 0, l, *ptcp);
+	*ptcp = libnet_build_tcp(SRC_PORT, DST_PORT, FIN_SEQ, FIN_ACK, TH_FIN | TH_ACK, FIN_WIN, 0,
+				 0, LIBNET_TCP_H, NULL, 0, l, *ptcp);
 	if (*ptcp == -1)
 		return -1;
 	*pip = libnet_build_ipv4(LIBNET_IPV4_H + LIBNET_TCP_H, 0, 242, 0, 64, IPPROTO_TCP, 0,
@@ -232,7 +232,7 @@ static void fill_segment(struct soccr_segment *seg)
 	seg->ack = FIN_ACK;
 	seg->flags = SOCCR_TCP_FIN | SOCCR_TCP_ACK;
 	seg->window = FIN_WIN;
-	seg->ip_id = 242;	/* MACs stay zero: lo */
+	seg->ip_id = 242; /* MACs stay zero: lo */
 }
 
 /* Per FIN: build it and send it, as a restore does. */
@@ -261,7 +261,8 @@ static double run_ours_batch(struct soccr_injector *inj, const struct soccr_segm
 		int sent;
 
 		for (unsigned int i = 0; i < k; i++) {
-			ssize_t len = soccr_pkt_build(seg, SOCCR_LINK_ETH, bufs[i], sizeof(bufs[i]));
+			ssize_t len =
+				soccr_pkt_build(seg, SOCCR_LINK_ETH, bufs[i], sizeof(bufs[i]));
 
 			if (len < 0)
 				bench_die("soccr_pkt_build", (int)len);
@@ -279,7 +280,7 @@ static double run_ours_batch(struct soccr_injector *inj, const struct soccr_segm
 int main(void)
 {
 	struct bench_series *s_afp, *s_ln_criu, *s_ln_reused, *s_single, *s_batch;
-	struct soccr_injector_opts iopts = { .sz = sizeof(iopts), .ifname = "lo" };
+	struct soccr_injector_opts iopts = {.sz = sizeof(iopts), .ifname = "lo"};
 	struct soccr_injector *inj;
 	struct soccr_segment seg;
 	long n, slow_n;
@@ -389,7 +390,8 @@ int main(void)
 		 */
 		rsts = bench_tcp_mib("OutRsts") - rsts;
 		if (rsts != sent) {
-			fprintf(stderr, "%s: round %d: %lld FINs sent, but the stack sent %lld RSTs\n",
+			fprintf(stderr,
+				"%s: round %d: %lld FINs sent, but the stack sent %lld RSTs\n",
 				bench_prog, r, sent, rsts);
 			return 1;
 		}
@@ -406,9 +408,11 @@ int main(void)
 		double fs = bench_ratio(s_single, s_afp), fb = bench_ratio(s_batch, s_afp);
 
 		bench_target(PREFIX "_ours_single", s_ln_criu->n, rl > 0 && 1 / rl >= 500,
-			     ">= 500x faster than libnet per packet (CRIU): %.0fx", rl > 0 ? 1 / rl : 0);
+			     ">= 500x faster than libnet per packet (CRIU): %.0fx",
+			     rl > 0 ? 1 / rl : 0);
 		bench_target(PREFIX "_ours_batch", s_ln_criu->n, rb > 0 && 1 / rb >= 500,
-			     ">= 500x faster than libnet per packet (CRIU): %.0fx", rb > 0 ? 1 / rb : 0);
+			     ">= 500x faster than libnet per packet (CRIU): %.0fx",
+			     rb > 0 ? 1 / rb : 0);
 		bench_target(PREFIX "_ours_single", true, fs <= 1.3,
 			     "<= 1.3x the bare AF_PACKET floor: %.2fx", fs);
 		bench_target(PREFIX "_ours_batch", true, fb <= 1.3,

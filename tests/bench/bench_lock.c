@@ -42,9 +42,9 @@
 #include <nftables/libnftables.h>
 #endif
 
-#define PREFIX "lock"
+#define PREFIX	  "lock"
 #define NFT_TABLE "inet CRIU"
-#define NFT_SET "conns4"
+#define NFT_SET	  "conns4"
 
 static struct soccr_lock *lock;
 static char pin_dir[64];
@@ -129,7 +129,7 @@ static void check_locked(long n)
 
 /* ---- the kernel's floor: a bare hash map, batch update + delete ------------------------ */
 
-#define RAW_KV 40	/* sizeof(struct soccr_lock_key) and of the value, as the lock's map */
+#define RAW_KV 40 /* sizeof(struct soccr_lock_key) and of the value, as the lock's map */
 
 static int rawmap_create(bool prealloc)
 {
@@ -279,7 +279,7 @@ int main(void)
 	struct bench_series *s_raw_np, *s_raw_pre;
 	int raw_np, raw_pre;
 	uint8_t *raw_keys, *raw_vals;
-	struct soccr_lock_opts lopts = { .sz = sizeof(lopts) };
+	struct soccr_lock_opts lopts = {.sz = sizeof(lopts)};
 	char tmpdir[] = "/tmp/soccr-bench-XXXXXX", f_setup[64], f_elems[64], f_flush[64];
 	struct soccr_flow *flows;
 	long n, nft_n, file_n;
@@ -321,7 +321,8 @@ int main(void)
 	if (!raw_keys || !raw_vals)
 		bench_die("calloc", ENOMEM);
 	for (long i = 0; i < n; i++)
-		memcpy(raw_keys + i * RAW_KV, &flows[i], sizeof(flows[i]) < RAW_KV ? sizeof(flows[i]) : RAW_KV);
+		memcpy(raw_keys + i * RAW_KV, &flows[i],
+		       sizeof(flows[i]) < RAW_KV ? sizeof(flows[i]) : RAW_KV);
 
 	if (!mkdtemp(tmpdir))
 		bench_die("mkdtemp", errno);

@@ -47,9 +47,9 @@
 #include "bench.h"
 #include "tns.h"
 
-#define PREFIX "restore"
-#define CLIENT_PORT0 20000	/* clients bind explicit ports: no ephemeral search */
-#define LISTEN_PORT0 6000	/* one listener port per round: 4-tuples never repeat */
+#define PREFIX	     "restore"
+#define CLIENT_PORT0 20000 /* clients bind explicit ports: no ephemeral search */
+#define LISTEN_PORT0 6000  /* one listener port per round: 4-tuples never repeat */
 
 #ifndef TCPOPT_SACK_PERMITTED
 #define TCPOPT_SACK_PERMITTED 4
@@ -59,22 +59,22 @@
 struct floor_img {
 	union libsoccr_addr local, peer;
 	socklen_t alen;
-	uint32_t rcv_seq, snd_seq;	/* rcv_nxt, write_seq (queues are empty) */
+	uint32_t rcv_seq, snd_seq; /* rcv_nxt, write_seq (queues are empty) */
 	uint32_t mss, ts;
 	uint8_t opts, snd_wscale, rcv_wscale;
 	struct tcp_repair_window win;
 };
 
-#define QUEUE_BYTES 64		/* in each half-closed socket's receive queue */
+#define QUEUE_BYTES 64 /* in each half-closed socket's receive queue */
 
-static const int states[3] = { TCP_CLOSE_WAIT, TCP_FIN_WAIT2, TCP_LAST_ACK };
-static const char *const state_names[3] = { "close_wait", "fin_wait2", "last_ack" };
+static const int states[3] = {TCP_CLOSE_WAIT, TCP_FIN_WAIT2, TCP_LAST_ACK};
+static const char *const state_names[3] = {"close_wait", "fin_wait2", "last_ack"};
 
 /* Connection i is in states[i % 3]. */
 #define STATE_OF(i) ((i) % 3)
 
 struct conn {
-	int fd;				/* the restored socket in side a, or -1 */
+	int fd; /* the restored socket in side a, or -1 */
 	struct floor_img img;
 	/* ours */
 	struct libsoccr_sk_data data;
@@ -136,7 +136,7 @@ static int set_int(int fd, int opt, int val)
 
 static void abortive_close(int fd)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 	if (fd < 0)
 		return;
@@ -153,8 +153,8 @@ static void abortive_close(int fd)
  */
 struct peer_proc {
 	pid_t pid;
-	int cmd;	/* parent -> child */
-	int ev;		/* child -> parent */
+	int cmd; /* parent -> child */
+	int ev;	 /* child -> parent */
 };
 
 /* What the peer of connection idx does once accepted (NULL: nothing). */
@@ -361,13 +361,13 @@ static int floor_restore(const struct floor_img *img)
 	if (connect(fd, &img->peer.sa, img->alen))
 		bench_die("connect", errno);
 	if (img->opts & TCPI_OPT_SACK)
-		opts[n++] = (struct tcp_repair_opt){ TCPOPT_SACK_PERMITTED, 0 };
+		opts[n++] = (struct tcp_repair_opt){TCPOPT_SACK_PERMITTED, 0};
 	if (img->opts & TCPI_OPT_WSCALE)
-		opts[n++] = (struct tcp_repair_opt){ TCPOPT_WINDOW,
-						     img->snd_wscale | (uint32_t)img->rcv_wscale << 16 };
+		opts[n++] = (struct tcp_repair_opt){
+			TCPOPT_WINDOW, img->snd_wscale | (uint32_t)img->rcv_wscale << 16};
 	if (img->opts & TCPI_OPT_TIMESTAMPS)
-		opts[n++] = (struct tcp_repair_opt){ TCPOPT_TIMESTAMP, 0 };
-	opts[n++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, img->mss };
+		opts[n++] = (struct tcp_repair_opt){TCPOPT_TIMESTAMP, 0};
+	opts[n++] = (struct tcp_repair_opt){TCPOPT_MAXSEG, img->mss};
 	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts, (socklen_t)(n * sizeof(opts[0]))))
 		bench_die("TCP_REPAIR_OPTIONS", errno);
 	if ((img->opts & TCPI_OPT_TIMESTAMPS) &&
@@ -424,7 +424,8 @@ static void ours_wait_peer(int fd, int i)
 			return;
 		usleep(1000);
 	}
-	fprintf(stderr, "%s: source connection %d: the peer's data did not arrive\n", bench_prog, i);
+	fprintf(stderr, "%s: source connection %d: the peer's data did not arrive\n", bench_prog,
+		i);
 	exit(1);
 }
 
@@ -469,14 +470,14 @@ static void ours_save(struct conn *c, int fd, int i)
 	if (!a)
 		bench_die("libsoccr_get_addr (peer)", EINVAL);
 	c->peer = *a;
-	libsoccr_release(sk);	/* stays in repair mode: the close below is silent */
+	libsoccr_release(sk); /* stays in repair mode: the close below is silent */
 	close(fd);
 }
 
 /* The timed part for one socket: a new socket, restored and out of repair mode. */
 static int ours_restore(struct conn *c)
 {
-	struct libsoccr_sk_data data = c->data;	/* CRIU's restore may adjust it */
+	struct libsoccr_sk_data data = c->data; /* CRIU's restore may adjust it */
 	struct libsoccr_sk *sk;
 	int fd, ret;
 
@@ -527,9 +528,11 @@ static void lock_flows(struct conn *c, int n, bool on)
 		bench_die("malloc", ENOMEM);
 	for (int i = 0; i < n; i++)
 		f[i] = c[i].flow;
-	ret = on ? soccr_lock_add_batch(lock, f, (size_t)n) : soccr_lock_del_batch(lock, f, (size_t)n);
+	ret = on ? soccr_lock_add_batch(lock, f, (size_t)n)
+		 : soccr_lock_del_batch(lock, f, (size_t)n);
 	if (ret != n)
-		bench_die(on ? "soccr_lock_add_batch" : "soccr_lock_del_batch", ret < 0 ? ret : EIO);
+		bench_die(on ? "soccr_lock_add_batch" : "soccr_lock_del_batch",
+			  ret < 0 ? ret : EIO);
 	free(f);
 }
 
@@ -539,7 +542,8 @@ static void set_flow(struct conn *c, int fd)
 	socklen_t ll = sizeof(l), pl = sizeof(p);
 	int err;
 
-	if (getsockname(fd, (struct sockaddr *)&l, &ll) || getpeername(fd, (struct sockaddr *)&p, &pl))
+	if (getsockname(fd, (struct sockaddr *)&l, &ll) ||
+	    getpeername(fd, (struct sockaddr *)&p, &pl))
 		bench_die("getsockname/getpeername", errno);
 	err = soccr_flow_from_sockaddr(&c->flow, (struct sockaddr *)&l, (struct sockaddr *)&p);
 	if (err)
@@ -603,7 +607,8 @@ static double ours_round(struct conn *c, int n, int lport, int port0, double per
 	for (int k = 0; k < 3; k++)
 		per_state[k] = 0;
 	t0 = bench_now_ns();
-	/* With a verifier, the whole batch's verification is timed with it: filter, capture, verdicts. */
+	/* With a verifier, the whole batch's verification is timed with it: filter, capture,
+	 * verdicts. */
 	if (v) {
 		int err = soccr_verifier_set_flows(v, flows, (size_t)n);
 
@@ -671,7 +676,7 @@ static double floor_round(struct conn *c, int n, int lport, int port0)
 	lock_flows(c, n, true);
 	for (int i = 0; i < n; i++) {
 		floor_save(fds[i], &c[i].img);
-		close(fds[i]);	/* in repair mode: silent, the peer notices nothing */
+		close(fds[i]); /* in repair mode: silent, the peer notices nothing */
 	}
 	free(fds);
 
@@ -694,10 +699,10 @@ static double floor_round(struct conn *c, int n, int lport, int port0)
 
 int main(void)
 {
-	struct soccr_lock_opts lopts = { .sz = sizeof(lopts) };
+	struct soccr_lock_opts lopts = {.sz = sizeof(lopts)};
 	struct bench_series *s_floor, *s_floor_total, *s_ours, *s_ours_total, *s_state[3];
 	struct bench_series *s_v_with, *s_v_without, *s_v_cost;
-	struct soccr_verifier_opts vopts = { .sz = sizeof(vopts) };
+	struct soccr_verifier_opts vopts = {.sz = sizeof(vopts)};
 	struct soccr_verifier *verifier;
 	bool verify_live = true;
 	int nv;
@@ -726,7 +731,7 @@ int main(void)
 	err = soccr_lock_open(&lopts, &lock);
 	if (err)
 		bench_die("soccr_lock_open", err);
-	atexit(lock_cleanup);	/* runs before tns's own handler deletes the namespaces */
+	atexit(lock_cleanup); /* runs before tns's own handler deletes the namespaces */
 	if (tns_enter(pair.nsfd[0]))
 		bench_die("enter netns a", errno);
 	err = soccr_lock_attach(lock, pair.ifname[0]);
@@ -761,7 +766,7 @@ int main(void)
 	for (int r = 0; r <= rounds; r++) {
 		/* Round 0 is a smaller warm-up. */
 		int nr = r ? n : n / 10 + 3;
-		double vt[2] = { 0, 0 };
+		double vt[2] = {0, 0};
 
 		for (int k = 0; k < 4; k++) {
 			/* A fresh listener port per run: 4-tuples never repeat. */
@@ -771,7 +776,8 @@ int main(void)
 
 			switch (k < 2 ? (k + r) % 2 : 2 + (k + r) % 2) {
 			case 0:
-				t = ours_round(conns, nr, lport, CLIENT_PORT0, per_state, NULL, NULL);
+				t = ours_round(conns, nr, lport, CLIENT_PORT0, per_state, NULL,
+					       NULL);
 				if (!r)
 					break;
 				bench_add(s_ours, t / nr / 1e3);
@@ -793,17 +799,20 @@ int main(void)
 				/* The same batch of nv restores with and without the verifier. */
 				if (!verify_live)
 					break;
-				vt[0] = ours_round(conns, nv, lport, CLIENT_PORT0, per_state, NULL, NULL);
+				vt[0] = ours_round(conns, nv, lport, CLIENT_PORT0, per_state, NULL,
+						   NULL);
 				break;
 			case 3:
 				if (!verify_live)
 					break;
-				vt[1] = ours_round(conns, nv, lport, CLIENT_PORT0, per_state, verifier,
-						   &seen);
+				vt[1] = ours_round(conns, nv, lport, CLIENT_PORT0, per_state,
+						   verifier, &seen);
 				if (seen < (size_t)nv) {
 					/* libsoccr_restore() does not report its segments (yet). */
-					bench_skip("verify", "libsoccr_restore() reported %zu segments of "
-						   "%d to the verifier", seen, nv);
+					bench_skip("verify",
+						   "libsoccr_restore() reported %zu segments of "
+						   "%d to the verifier",
+						   seen, nv);
 					verify_live = false;
 				}
 				break;
@@ -832,7 +841,8 @@ int main(void)
 			     "<= 2.5x the bare ESTABLISHED floor per socket: %.2fx", rr);
 		bench_target(s_ours_total->name, n >= 10000, tot < 500,
 			     "%d sockets restored, injected and checked in well under a second "
-			     "(< 500 ms): %.0f ms", n, tot);
+			     "(< 500 ms): %.0f ms",
+			     n, tot);
 		bench_target(s_v_cost->name, s_v_cost->n > 0, bench_median(s_v_cost) <= 5,
 			     "<= 5 us per socket amortized over a batch of %d: %.2f us", nv,
 			     bench_median(s_v_cost));
