@@ -35,7 +35,8 @@ struct seen {
 	int outq;
 };
 
-static int look(int fd, struct seen *s)
+/* Only what want asks for (each is a system call). Leaves TCP_REPAIR_QUEUE on the receive queue. */
+static int look(int fd, const struct soccr_absorb *want, struct seen *s)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -46,12 +47,10 @@ static int look(int fd, struct seen *s)
 		return -errno;
 	s->state = ti.tcpi_state;
 	len = sizeof(s->rcv_nxt);
-	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
-	    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &s->rcv_nxt, &len))
+	if (want->check_rcv_nxt && (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+				    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &s->rcv_nxt, &len)))
 		return -errno;
-	q = TCP_NO_QUEUE;
-	setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
-	if (ioctl(fd, SIOCOUTQ, &s->outq))
+	if (want->check_acked && ioctl(fd, SIOCOUTQ, &s->outq))
 		return -errno;
 	return 0;
 }
@@ -133,7 +132,7 @@ int soccr_inject_from_peer(const struct soccr_peer_seg *ps, const struct soccr_a
 	for (size_t i = 0; i < ARRAY_SIZE(absorb_wait_us); i++) {
 		if (absorb_wait_us[i])
 			usleep(absorb_wait_us[i]);
-		ret = look(ps->fd, &s);
+		ret = look(ps->fd, want, &s);
 		if (ret) {
 			errno = -ret;
 			pr_perror("sk %d: checking the injected %s", ps->fd, what);

@@ -824,7 +824,7 @@ static int restore_our_fin(struct libsoccr_sk *sk, bool sent)
 		return -1;
 	}
 	pr_dbg("sk %d: FIN queued with shutdown(SHUT_WR), %s", fd, sent ? "marked sent" : "unsent");
-	return set_repair_queue(fd, TCP_NO_QUEUE);
+	return 0;
 }
 
 static void wire_flow(const struct libsoccr_sk *sk, struct soccr_wire_flow *f)

@@ -15,11 +15,14 @@
  *  - a device without link header (tun, wireguard): no ingress turn-around
  *    exists for it here, so the frame goes on lo (fine with rp_filter 0/2).
  *
- * One injector (and one bypass) per (network namespace, device) is kept for
- * the life of the process: restoring many sockets costs one route lookup and
- * one send per segment, no socket or program per restore. The cache is small
- * (least recently used entry dropped) so that namespaces that come and go do
- * not pile up, and everything is released when the library is unloaded.
+ * One injector (and one bypass) per (network namespace, device), and one
+ * rtnetlink socket per network namespace, are kept for the life of the
+ * process: restoring many sockets costs one route lookup and one send per
+ * segment, no socket or program per restore. The namespace is the restored
+ * socket's (SO_NETNS_COOKIE, Linux 5.14+; else the calling thread's). The
+ * caches are small (least recently used entry dropped) so that namespaces
+ * that come and go do not pile up, and everything is released when the
+ * library is unloaded.
  */
 #include <errno.h>
 #include <linux/netlink.h>
@@ -32,6 +35,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "repair.h"
@@ -39,10 +43,27 @@
 #define CACHE_SIZE 8
 #define NL_BUF 4096
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* A network namespace: its cookie, or (old kernels) the inode of its nsfs file. */
+struct ns_key {
+	uint64_t cookie;
+	dev_t dev;
+	ino_t ino;
+};
+
+struct nl_entry {
+	bool used;
+	struct ns_key ns;
+	int fd;
+	uint64_t last;
+};
+
 struct path_entry {
 	bool used;
-	dev_t ns_dev;
-	ino_t ns_ino;
+	struct ns_key ns;
 	int ifindex;
 	uint64_t last;			/* for LRU */
 	struct soccr_path path;
@@ -51,7 +72,28 @@ struct path_entry {
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct path_entry cache[CACHE_SIZE];
+static struct nl_entry nl_cache[CACHE_SIZE];
 static uint64_t tick;
+
+static bool ns_eq(const struct ns_key *a, const struct ns_key *b)
+{
+	return a->cookie == b->cookie && a->dev == b->dev && a->ino == b->ino;
+}
+
+static int ns_of(int sk, struct ns_key *ns)
+{
+	socklen_t len = sizeof(ns->cookie);
+	struct stat st;
+
+	memset(ns, 0, sizeof(*ns));
+	if (!getsockopt(sk, SOL_SOCKET, SO_NETNS_COOKIE, &ns->cookie, &len))
+		return 0;
+	if (stat("/proc/thread-self/ns/net", &st))
+		return -errno;
+	ns->dev = st.st_dev;
+	ns->ino = st.st_ino;
+	return 0;
+}
 
 static void add_attr(struct nlmsghdr *nh, unsigned short type, const void *data, size_t len)
 {
@@ -116,6 +158,16 @@ static int route_query(int fd, int family, const void *src, const void *dst, int
 	return -ENOENT;
 }
 
+static int route_lookup(int fd, int family, const void *src, const void *dst, int *oif)
+{
+	int ret = route_query(fd, family, src, dst, oif);
+
+	/* A source address that is not (yet) local is refused for IPv4: look up without it. */
+	if (ret && src)
+		ret = route_query(fd, family, NULL, dst, oif);
+	return ret;
+}
+
 int soccr_route_oif(int family, const void *src, const void *dst, int *oif)
 {
 	int fd, ret;
@@ -123,12 +175,36 @@ int soccr_route_oif(int family, const void *src, const void *dst, int *oif)
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
-	ret = route_query(fd, family, src, dst, oif);
-	/* A source address that is not (yet) local is refused for IPv4: look up without it. */
-	if (ret && src)
-		ret = route_query(fd, family, NULL, dst, oif);
+	ret = route_lookup(fd, family, src, dst, oif);
 	close(fd);
 	return ret;
+}
+
+/* The rtnetlink socket of namespace ns (created in the calling thread's); cache_lock held. */
+static int nl_socket(const struct ns_key *ns)
+{
+	struct nl_entry *lru = &nl_cache[0];
+
+	for (int i = 0; i < CACHE_SIZE; i++) {
+		struct nl_entry *e = &nl_cache[i];
+
+		if (e->used && ns_eq(&e->ns, ns)) {
+			e->last = ++tick;
+			return e->fd;
+		}
+		if (!e->used || (lru->used && e->last < lru->last))
+			lru = e;
+	}
+	if (lru->used)
+		close(lru->fd);
+	memset(lru, 0, sizeof(*lru));
+	lru->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (lru->fd < 0)
+		return -errno;
+	lru->used = true;
+	lru->ns = *ns;
+	lru->last = ++tick;
+	return lru->fd;
 }
 
 static void entry_drop(struct path_entry *e)
@@ -202,8 +278,8 @@ static int entry_open(int sk, struct path_entry *e, int ifindex)
 	return 0;
 }
 
-/* Find or open the entry of (current netns, ifindex); called with cache_lock held. */
-static int lookup(int sk, const struct stat *ns, int ifindex, struct soccr_path *out)
+/* Find or open the entry of (netns, ifindex); called with cache_lock held. */
+static int lookup(int sk, const struct ns_key *ns, int ifindex, struct soccr_path *out)
 {
 	struct path_entry *e = NULL, *lru = &cache[0];
 	int ret;
@@ -211,8 +287,7 @@ static int lookup(int sk, const struct stat *ns, int ifindex, struct soccr_path 
 	for (int i = 0; i < CACHE_SIZE; i++) {
 		struct path_entry *c = &cache[i];
 
-		if (c->used && c->ns_dev == ns->st_dev && c->ns_ino == ns->st_ino &&
-		    c->ifindex == ifindex) {
+		if (c->used && ns_eq(&c->ns, ns) && c->ifindex == ifindex) {
 			e = c;
 			break;
 		}
@@ -231,8 +306,7 @@ static int lookup(int sk, const struct stat *ns, int ifindex, struct soccr_path 
 			return ret;
 		}
 		e->used = true;
-		e->ns_dev = ns->st_dev;
-		e->ns_ino = ns->st_ino;
+		e->ns = *ns;
 		e->ifindex = ifindex;
 	}
 	e->last = ++tick;
@@ -242,22 +316,24 @@ static int lookup(int sk, const struct stat *ns, int ifindex, struct soccr_path 
 
 int soccr_path_get(int sk, const struct soccr_wire_flow *flow, struct soccr_path *path)
 {
-	struct stat ns;
-	int oif = 0, ret, lo;
+	struct ns_key ns;
+	int oif = 0, ret, lo, nl;
 
-	/* The network namespace of this thread names the cache entry (with the device). */
-	if (stat("/proc/thread-self/ns/net", &ns)) {
-		ret = -errno;
+	ret = ns_of(sk, &ns);
+	if (ret) {
+		errno = -ret;
 		pr_perror("sk %d: network namespace", sk);
 		return ret;
 	}
-	ret = soccr_route_oif(flow->family, &flow->local, &flow->peer, &oif);
+	pthread_mutex_lock(&cache_lock);
+	nl = nl_socket(&ns);
+	ret = nl < 0 ? nl : route_lookup(nl, flow->family, &flow->local, &flow->peer, &oif);
 	if (ret) {
+		pthread_mutex_unlock(&cache_lock);
 		errno = -ret;
 		pr_perror("sk %d: route to the peer", sk);
 		return ret;
 	}
-	pthread_mutex_lock(&cache_lock);
 	ret = lookup(sk, &ns, oif, path);
 	if (!ret && !path->loopback && path->link != SOCCR_LINK_ETH) {
 		/* No way to turn frames around on a device without link header: use lo. */
@@ -284,8 +360,12 @@ void soccr_path_put(void)
 __attribute__((destructor)) static void path_cache_free(void)
 {
 	pthread_mutex_lock(&cache_lock);
-	for (int i = 0; i < CACHE_SIZE; i++)
+	for (int i = 0; i < CACHE_SIZE; i++) {
 		if (cache[i].used)
 			entry_drop(&cache[i]);
+		if (nl_cache[i].used)
+			close(nl_cache[i].fd);
+		nl_cache[i].used = false;
+	}
 	pthread_mutex_unlock(&cache_lock);
 }
