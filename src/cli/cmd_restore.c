@@ -32,6 +32,7 @@
 #include <soccr/image.h>
 #include <soccr/lock.h>
 #include <soccr/soccr.h>
+#include <soccr/verify.h>
 
 #include "cli.h"
 
@@ -71,8 +72,9 @@ static void usage(FILE *f)
 		"      --no-unlock    leave the flow locked\n"
 		"      --pin-dir DIR  bpffs directory of the lock (default $SOCCR_PIN_DIR, else\n"
 		"                     " SOCCR_LOCK_PIN_DIR ")\n"
-		"      --verify       check injected segments with the verifier (not in this build)\n"
-		"      --pcap FILE    capture the restore (not in this build)\n"
+		"      --verify       prove each segment the restore injects (half-closed states)\n"
+		"                     was on the wire and absorbed; print the verdicts; exit 3 if not\n"
+		"      --pcap FILE    write the capture of the flow during the restore to FILE\n"
 		"  -v, --verbose      library debug messages\n"
 		"  -h, --help         this help\n"
 		"\n"
@@ -253,6 +255,39 @@ static int open_lock(const struct soccr_image *img, const char *pin_dir, struct 
 	return 0;
 }
 
+/*
+ * A verifier, with a pcap file if asked. The flow is not given up front:
+ * each segment the restore injects adds its own flow to the capture filter.
+ * Returns 0 or a negative errno.
+ */
+static int open_verifier(const char *pcap, struct soccr_lock *lock, struct soccr_verifier **ver)
+{
+	struct soccr_verifier_opts vopts = { .sz = sizeof(vopts), .pcap_path = pcap, .lock = lock };
+
+	return soccr_verifier_open(&vopts, ver);
+}
+
+/*
+ * Collect the verdicts of the segments the restore injected (this also
+ * writes the pcap file) and, with print, one line each. Returns the number
+ * not absorbed, or a negative errno.
+ */
+static int verdicts(struct soccr_verifier *ver, bool print, FILE *f)
+{
+	int bad = soccr_verifier_collect(ver);
+	size_t n = soccr_verifier_count(ver);
+	char line[768];
+
+	if (bad < 0 || !print)
+		return bad;
+	fprintf(f, "verify: %zu segment(s) injected, %zu absorbed\n", n, n - (size_t)bad);
+	for (size_t i = 0; i < n; i++) {
+		soccr_verdict_str(soccr_verifier_verdict(ver, i), line, sizeof(line));
+		fprintf(f, "verify: %s\n", line);
+	}
+	return bad;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	enum { OPT_NO_UNLOCK = 256, OPT_PIN_DIR, OPT_VERIFY, OPT_PCAP };
@@ -277,7 +312,10 @@ int cmd_restore(int argc, char **argv)
 	struct tcp_info ti;
 	char **cmd = NULL;
 	socklen_t len;
-	FILE *report;
+	struct soccr_verifier *ver = NULL;
+	FILE *report = stdout;
+	bool reported = false;
+	int vbad;
 
 	memset(&img, 0, sizeof(img));
 	opterr = 0;
@@ -331,12 +369,6 @@ int cmd_restore(int argc, char **argv)
 		cli_err("restore: %s: command not found or not executable", cmd[0]);
 		return EXIT_USAGE;
 	}
-	if (verify || pcap) {
-		/* Refuse rather than pretend: the caller asked for a check we cannot make. */
-		cli_err("restore: %s: the verifier is not available in this build yet",
-			verify ? "--verify" : "--pcap");
-		return EXIT_FAIL;
-	}
 	cli_setup_log_capture(verbose);
 	libbpf_set_print(verbose ? libbpf_log : NULL);
 
@@ -351,6 +383,17 @@ int cmd_restore(int argc, char **argv)
 		if (status)
 			goto out;
 		status = EXIT_FAIL;
+	}
+	/* With CMD, stdout belongs to it. */
+	report = cmd ? stderr : stdout;
+	if (verify || pcap) {
+		/* Opened before anything is sent: the capture must see the first segment. */
+		ret = open_verifier(pcap, lock, &ver);
+		if (ret) {
+			cli_err("restore: open the verifier: %s", why(strerror(-ret)));
+			goto out;
+		}
+		soccr_restore_set_verifier(ver);
 	}
 
 	fd = socket(img.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
@@ -375,7 +418,27 @@ int cmd_restore(int argc, char **argv)
 		img.sendq = NULL;
 	}
 	ret = libsoccr_restore(sk, &img.data, sizeof(img.data));
-	if (ret == -ENOLINK) {
+	if (ver) {
+		soccr_restore_set_verifier(NULL);
+		vbad = verdicts(ver, verify, report);
+		if (vbad < 0 && ret == 0) {
+			cli_err("restore: --verify: collecting the verdicts failed: %s; "
+				"nothing was sent to the peer", strerror(-vbad));
+			ret = -ECANCELED;
+			reported = true;
+		} else if (verify && vbad > 0 && ret == 0) {
+			cli_err("restore: --verify: %d injected segment(s) not proven absorbed; "
+				"nothing was sent to the peer", vbad);
+			status = EXIT_VERIFY;
+			ret = -ENOLINK;
+			reported = true;
+		}
+		soccr_verifier_close(ver);
+		ver = NULL;
+	}
+	if (reported) {
+		/* Reported above. */
+	} else if (ret == -ENOLINK) {
 		/* repair.c: an injected segment went out but the socket did not absorb it. */
 		cli_err("restore: libsoccr_restore: an injected segment was not absorbed (%s); "
 			"nothing was sent to the peer", why("no detail"));
@@ -407,8 +470,6 @@ int cmd_restore(int argc, char **argv)
 	memset(&ti, 0, sizeof(ti));
 	len = sizeof(ti);
 	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
-	/* With CMD, stdout belongs to it. */
-	report = cmd ? stderr : stdout;
 	fprintf(report, "restored %s -> %s %s: recv queue %u B, send queue %u B (%u unsent)%s\n",
 		fmt_addr(&img.local, l, sizeof(l)), fmt_addr(&img.peer, p, sizeof(p)),
 		soccr_tcp_state_name(ti.tcpi_state), img.data.inq_len, img.data.outq_len,
@@ -422,6 +483,10 @@ int cmd_restore(int argc, char **argv)
 		status = EXIT_OK;
 	}
 out:
+	if (ver) {
+		soccr_restore_set_verifier(NULL);
+		soccr_verifier_close(ver);
+	}
 	soccr_lock_close(lock);
 	if (fd >= 0)
 		close(fd);

@@ -65,8 +65,8 @@ run "restore with a missing command" 2 "^soccr: restore: /nonexistent/cmd: comma
 	-- restore -i "$FIX/v4-established" -- /nonexistent/cmd
 run "restore with a command not in PATH" 2 "soccr-no-such-cmd: command not found" \
 	-- restore -i "$FIX/v4-established" -- soccr-no-such-cmd arg
-run "restore --verify without the verifier" 1 "^soccr: restore: --verify: the verifier is not available" \
-	-- restore -i "$FIX/v4-established" --verify
+run "restore --pcap without a value" 2 "^soccr: restore: option '--pcap' needs a value" \
+	-- restore -i "$FIX/v4-established" --pcap
 
 # ---- show ------------------------------------------------------------------------
 run "show prints a v4 image" 0 "" -- show "$FIX/v4-established"

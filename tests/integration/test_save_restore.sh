@@ -137,8 +137,10 @@ migrate() {
 	fi
 	move_addr $O $D "$cidr"
 
-	in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" -- "$H/echo_server" \
-		>"$d/restore.out" 2>"$d/restore.err" &
+	# --verify/--pcap: ESTABLISHED injects nothing, so the verdicts say so; the pcap
+	# file is written all the same (header only).
+	in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" --verify --pcap "$d/restore.pcap" \
+		-- "$H/echo_server" >"$d/restore.out" 2>"$d/restore.err" &
 	rst=$!
 	pids+=($rst)
 	touch "$d/go2"
@@ -150,6 +152,8 @@ migrate() {
 	[ $rc -eq 0 ] || die "$name: soccr restore / echo_server exit $rc"
 	grep -q "^restored .* ESTABLISHED: recv queue $SEND1 B.*; flow unlocked" "$d/restore.err" ||
 		die "$name: restore report"
+	grep -q "^verify: 0 segment(s) injected, 0 absorbed" "$d/restore.err" || die "$name: verdicts"
+	[ "$(stat -c %s "$d/restore.pcap" 2>/dev/null || echo 0)" -ge 24 ] || die "$name: no pcap file"
 	# Unlocked: the flow's entry is gone from the shared map.
 	"$SOCCR" lock --pin-dir "$PIN" list >"$d/list.out" 2>&1
 	! grep -q ":${listen##*:} " "$d/list.out" || die "$name: flow still locked"
