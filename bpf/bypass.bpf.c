@@ -24,7 +24,7 @@
 
 /* Set by the loader before load. */
 const volatile __u32 pass_mark = 0xC114;
-const volatile __u8 own_mac[ETH_ALEN] = { 0 };
+const volatile __u8 own_mac[ETH_ALEN] = {0};
 
 SEC("tc")
 int soccr_bypass(struct __sk_buff *skb)

@@ -24,7 +24,7 @@
 
 /* UAPI values newer than the build host's headers may know (linux/bpf.h, 6.6). */
 #define SOCCR_BPF_TCX_EGRESS 47
-#define SOCCR_BPF_F_BEFORE (1U << 3)
+#define SOCCR_BPF_F_BEFORE   (1U << 3)
 
 struct soccr_bypass_handle {
 	struct soccr_bypass *skel;

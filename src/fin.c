@@ -26,8 +26,8 @@
  * way out of the syscall); when it does not (another CPU, a busy backlog),
  * wait with growing pauses, up to about 100 ms in total.
  */
-static const unsigned int absorb_wait_us[] = { 0, 10, 50, 100, 500, 1000, 4000, 10000, 20000,
-					       30000, 40000 };
+static const unsigned int absorb_wait_us[] = {0,    10,	   50,	  100,	 500,  1000,
+					      4000, 10000, 20000, 30000, 40000};
 
 struct seen {
 	int state;
@@ -82,7 +82,7 @@ static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *pa
 
 	if (path->loopback && seg.family == AF_INET && path->raw4_fd >= 0) {
 		/* A local peer address (see src/route.c): out through a raw socket, looped back. */
-		struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr = seg.dst.v4 };
+		struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = seg.dst.v4};
 		uint8_t pkt[128];
 		ssize_t len = soccr_pkt_build(&seg, SOCCR_LINK_NONE, pkt, sizeof(pkt));
 
@@ -91,8 +91,8 @@ static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *pa
 			pr_perror("sk %d: building the segment", ps->fd);
 			return (int)len;
 		}
-		if (sendto(path->raw4_fd, pkt, (size_t)len, 0, (struct sockaddr *)&to, sizeof(to)) !=
-		    len) {
+		if (sendto(path->raw4_fd, pkt, (size_t)len, 0, (struct sockaddr *)&to,
+			   sizeof(to)) != len) {
 			ret = -errno;
 			pr_perror("sk %d: sending the segment (raw IPv4 on lo)", ps->fd);
 			return ret;

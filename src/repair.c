@@ -57,9 +57,9 @@
 /* State sets, as bits of 1 << TCP_* (the kernel's TCPF_*). */
 #define SF(s) (1u << (s))
 /* Our FIN is in the send queue. FIRST: queued before the peer's FIN arrives. */
-#define SNDQ_FIN_FIRST (SF(TCP_FIN_WAIT1) | SF(TCP_FIN_WAIT2) | SF(TCP_CLOSING))
+#define SNDQ_FIN_FIRST	(SF(TCP_FIN_WAIT1) | SF(TCP_FIN_WAIT2) | SF(TCP_CLOSING))
 #define SNDQ_FIN_SECOND (SF(TCP_LAST_ACK) | SF(TCP_CLOSE))
-#define SNDQ_FIN (SNDQ_FIN_FIRST | SNDQ_FIN_SECOND)
+#define SNDQ_FIN	(SNDQ_FIN_FIRST | SNDQ_FIN_SECOND)
 /* ... and the peer acknowledged it. */
 #define SNDQ_FIN_ACKED (SF(TCP_FIN_WAIT2) | SF(TCP_CLOSE))
 /* The peer's FIN is in the receive queue. */
@@ -106,11 +106,16 @@ struct libsoccr_sk {
 static const char *state_name(unsigned int st)
 {
 	static const char *const names[] = {
-		[TCP_ESTABLISHED] = "ESTABLISHED", [TCP_SYN_SENT] = "SYN_SENT",
-		[TCP_SYN_RECV] = "SYN_RECV",	   [TCP_FIN_WAIT1] = "FIN_WAIT1",
-		[TCP_FIN_WAIT2] = "FIN_WAIT2",	   [TCP_TIME_WAIT] = "TIME_WAIT",
-		[TCP_CLOSE] = "CLOSE",		   [TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-		[TCP_LAST_ACK] = "LAST_ACK",	   [TCP_LISTEN] = "LISTEN",
+		[TCP_ESTABLISHED] = "ESTABLISHED",
+		[TCP_SYN_SENT] = "SYN_SENT",
+		[TCP_SYN_RECV] = "SYN_RECV",
+		[TCP_FIN_WAIT1] = "FIN_WAIT1",
+		[TCP_FIN_WAIT2] = "FIN_WAIT2",
+		[TCP_TIME_WAIT] = "TIME_WAIT",
+		[TCP_CLOSE] = "CLOSE",
+		[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+		[TCP_LAST_ACK] = "LAST_ACK",
+		[TCP_LISTEN] = "LISTEN",
 		[TCP_CLOSING] = "CLOSING",
 	};
 
@@ -309,7 +314,8 @@ static int save_queue(struct libsoccr_sk *sk, int queue, uint32_t *seq, uint32_t
 	/* One byte more than expected, to see that the queue holds exactly len. */
 	buf = malloc((size_t)len + 1);
 	if (!buf) {
-		pr_perror("sk %d: %s queue: allocating %u bytes", sk->fd, queue_name(queue), len + 1);
+		pr_perror("sk %d: %s queue: allocating %u bytes", sk->fd, queue_name(queue),
+			  len + 1);
 		return -1;
 	}
 	n = recv(sk->fd, buf, (size_t)len + 1, MSG_PEEK | MSG_DONTWAIT);
@@ -317,8 +323,8 @@ static int save_queue(struct libsoccr_sk *sk, int queue, uint32_t *seq, uint32_t
 		if (n < 0)
 			pr_perror("sk %d: %s queue: recv(MSG_PEEK)", sk->fd, queue_name(queue));
 		else
-			pr_err("sk %d: %s queue: recv(MSG_PEEK) read %zd bytes, expected %u", sk->fd,
-			       queue_name(queue), n, len);
+			pr_err("sk %d: %s queue: recv(MSG_PEEK) read %zd bytes, expected %u",
+			       sk->fd, queue_name(queue), n, len);
 		free(buf);
 		return -1;
 	}
@@ -508,11 +514,11 @@ SOCCR_API int libsoccr_set_addr(struct libsoccr_sk *sk, int self, union libsoccr
 /* Sequence numbers and lengths of one restore, from the saved data (which we leave untouched). */
 struct plan {
 	unsigned int mstate;
-	bool fin_sent;		/* our FIN had left (it is then marked sent, never transmitted) */
-	uint32_t rcv_nxt;	/* receive queue end, before the peer's FIN (if any) */
-	uint32_t snd_una;	/* send queue start */
-	uint32_t write_seq;	/* send queue end, before our FIN (if any) */
-	int family;		/* socket family */
+	bool fin_sent;	    /* our FIN had left (it is then marked sent, never transmitted) */
+	uint32_t rcv_nxt;   /* receive queue end, before the peer's FIN (if any) */
+	uint32_t snd_una;   /* send queue start */
+	uint32_t write_seq; /* send queue end, before our FIN (if any) */
+	int family;	    /* socket family */
 };
 
 static socklen_t addr_len(const union libsoccr_addr *a)
@@ -643,14 +649,14 @@ static int restore_options(struct libsoccr_sk *sk, const struct libsoccr_sk_data
 	int fd = sk->fd;
 
 	if (data->opt_mask & TCPI_OPT_SACK)
-		opts[n++] = (struct tcp_repair_opt){ .opt_code = TCPOPT_SACK_PERM };
+		opts[n++] = (struct tcp_repair_opt){.opt_code = TCPOPT_SACK_PERM};
 	if (data->opt_mask & TCPI_OPT_WSCALE)
-		opts[n++] = (struct tcp_repair_opt){ .opt_code = TCPOPT_WINDOW,
-						     .opt_val = data->snd_wscale |
-								(data->rcv_wscale << 16) };
+		opts[n++] = (struct tcp_repair_opt){.opt_code = TCPOPT_WINDOW,
+						    .opt_val = data->snd_wscale |
+							       (data->rcv_wscale << 16)};
 	if (data->opt_mask & TCPI_OPT_TIMESTAMPS)
-		opts[n++] = (struct tcp_repair_opt){ .opt_code = TCPOPT_TIMESTAMP };
-	opts[n++] = (struct tcp_repair_opt){ .opt_code = TCPOPT_MAXSEG, .opt_val = data->mss_clamp };
+		opts[n++] = (struct tcp_repair_opt){.opt_code = TCPOPT_TIMESTAMP};
+	opts[n++] = (struct tcp_repair_opt){.opt_code = TCPOPT_MAXSEG, .opt_val = data->mss_clamp};
 	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts, n * sizeof(opts[0]))) {
 		pr_perror("sk %d: TCP_REPAIR_OPTIONS", fd);
 		return -1;
@@ -869,7 +875,7 @@ static void wire_flow(const struct libsoccr_sk *sk, struct soccr_wire_flow *f)
 static int inject(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data, uint32_t seq,
 		  uint32_t ack, uint8_t flags, const struct soccr_absorb *want)
 {
-	struct soccr_peer_seg s = { .fd = sk->fd, .seq = seq, .ack = ack, .flags = flags };
+	struct soccr_peer_seg s = {.fd = sk->fd, .seq = seq, .ack = ack, .flags = flags};
 	uint32_t wnd = 0xffff;
 
 	wire_flow(sk, &s.flow);
@@ -914,7 +920,8 @@ static int check_args(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 	if ((sk->src_addr->sa.sa_family != AF_INET && sk->src_addr->sa.sa_family != AF_INET6) ||
 	    sk->src_addr->sa.sa_family != sk->dst_addr->sa.sa_family ||
 	    is_mapped(sk->src_addr) != is_mapped(sk->dst_addr)) {
-		pr_err("sk %d: restore: local (family %d) and peer (family %d) addresses do not match",
+		pr_err("sk %d: restore: local (family %d) and peer (family %d) addresses do not "
+		       "match",
 		       fd, sk->src_addr->sa.sa_family, sk->dst_addr->sa.sa_family);
 		return -1;
 	}
@@ -934,7 +941,7 @@ static int check_args(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 static int restore_fins(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
 			const struct plan *p)
 {
-	struct soccr_absorb want = { 0 };
+	struct soccr_absorb want = {0};
 	int ret;
 
 	if ((p->mstate & SNDQ_FIN_FIRST) && restore_our_fin(sk, p->fin_sent))
@@ -944,7 +951,8 @@ static int restore_fins(struct libsoccr_sk *sk, const struct libsoccr_sk_data *d
 		want.state = data->state == TCP_CLOSING ? TCP_CLOSING : TCP_CLOSE_WAIT;
 		want.check_rcv_nxt = true;
 		want.rcv_nxt = data->inq_seq;
-		ret = inject(sk, data, p->rcv_nxt, p->snd_una, SOCCR_TCP_FIN | SOCCR_TCP_ACK, &want);
+		ret = inject(sk, data, p->rcv_nxt, p->snd_una, SOCCR_TCP_FIN | SOCCR_TCP_ACK,
+			     &want);
 		if (ret)
 			return ret;
 	}
@@ -965,7 +973,7 @@ static int restore_fins(struct libsoccr_sk *sk, const struct libsoccr_sk_data *d
 SOCCR_API int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *data,
 			       unsigned data_size)
 {
-	struct plan p = { 0 };
+	struct plan p = {0};
 	int ret;
 
 	if (check_args(sk, data, data_size))
@@ -979,8 +987,8 @@ SOCCR_API int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *
 	p.fin_sent = !data->unsq_len || (p.mstate & SNDQ_FIN_ACKED);
 	pr_dbg("sk %d: restoring %s: rcv_nxt %u (+%u queued), snd_una %u write_seq %u "
 	       "(%u queued, %u unsent)",
-	       sk->fd, state_name(data->state), p.rcv_nxt - data->inq_len, data->inq_len,
-	       p.snd_una, p.write_seq, data->outq_len, data->unsq_len);
+	       sk->fd, state_name(data->state), p.rcv_nxt - data->inq_len, data->inq_len, p.snd_una,
+	       p.write_seq, data->outq_len, data->unsq_len);
 
 	if (restore_bind(sk))
 		return -1;

@@ -18,9 +18,9 @@
 
 /* One TCP flow as it goes on the wire (v4-mapped addresses already turned into IPv4). */
 struct soccr_wire_flow {
-	int family;			/* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6 */
 	union soccr_inaddr local, peer;
-	uint16_t lport, pport;		/* host order */
+	uint16_t lport, pport; /* host order */
 };
 
 /*
@@ -32,9 +32,9 @@ struct soccr_wire_flow {
 struct soccr_path {
 	struct soccr_injector *inj;
 	enum soccr_link link;
-	bool loopback;			/* sent on lo: zero MACs, no redirect needed */
-	int raw4_fd;			/* lo only: raw IPv4 socket for a peer with a local address */
-	uint8_t mac[SOCCR_ETH_ALEN];	/* destination (and source) MAC on a device */
+	bool loopback;		     /* sent on lo: zero MACs, no redirect needed */
+	int raw4_fd;		     /* lo only: raw IPv4 socket for a peer with a local address */
+	uint8_t mac[SOCCR_ETH_ALEN]; /* destination (and source) MAC on a device */
 	int ifindex;
 };
 
@@ -45,7 +45,8 @@ struct soccr_path {
  * device the tc bypass. The cache lock is held on success until
  * soccr_path_put(). Returns 0 or a negative errno; sk names the socket in logs.
  */
-SOCCR_HIDDEN int soccr_path_get(int sk, const struct soccr_wire_flow *flow, struct soccr_path *path);
+SOCCR_HIDDEN int soccr_path_get(int sk, const struct soccr_wire_flow *flow,
+				struct soccr_path *path);
 SOCCR_HIDDEN void soccr_path_put(void);
 
 /*
@@ -65,18 +66,18 @@ struct soccr_peer_seg {
 	int fd;
 	struct soccr_wire_flow flow;
 	uint32_t seq, ack;
-	uint8_t flags;			/* SOCCR_TCP_* */
-	uint16_t window;		/* as on the wire */
-	bool ts;			/* carry a timestamps option */
+	uint8_t flags;	 /* SOCCR_TCP_* */
+	uint16_t window; /* as on the wire */
+	bool ts;	 /* carry a timestamps option */
 	uint32_t ts_val, ts_ecr;
 };
 
 /* What the socket must show once the segment was absorbed. */
 struct soccr_absorb {
-	int state;			/* TCP_* state expected */
+	int state; /* TCP_* state expected */
 	bool check_rcv_nxt;
-	uint32_t rcv_nxt;		/* expected TCP_QUEUE_SEQ of the receive queue */
-	bool check_acked;		/* nothing left unacknowledged in the send queue */
+	uint32_t rcv_nxt; /* expected TCP_QUEUE_SEQ of the receive queue */
+	bool check_acked; /* nothing left unacknowledged in the send queue */
 };
 
 /*

@@ -41,7 +41,7 @@
 #include "repair.h"
 
 #define CACHE_SIZE 8
-#define NL_BUF 4096
+#define NL_BUF	   4096
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -65,7 +65,7 @@ struct path_entry {
 	bool used;
 	struct ns_key ns;
 	int ifindex;
-	uint64_t last;			/* for LRU */
+	uint64_t last; /* for LRU */
 	struct soccr_path path;
 	struct soccr_bypass_handle *bypass;
 };
@@ -117,7 +117,7 @@ static int route_query(int fd, int family, const void *src, const void *dst, int
 		struct nlmsghdr nh;
 		char buf[NL_BUF];
 	} resp;
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	struct rtattr *rta;
 	ssize_t n;
 	int len;
@@ -218,7 +218,7 @@ static void entry_drop(struct path_entry *e)
 
 static bool is_loopback(const char *ifname)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	bool lo = false;
 
@@ -233,7 +233,7 @@ static bool is_loopback(const char *ifname)
 
 static int entry_open(int sk, struct path_entry *e, int ifindex)
 {
-	struct soccr_injector_opts opts = { .sz = sizeof(opts), .ifindex = ifindex };
+	struct soccr_injector_opts opts = {.sz = sizeof(opts), .ifindex = ifindex};
 	int ret;
 
 	e->path.raw4_fd = -1;

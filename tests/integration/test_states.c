@@ -46,16 +46,16 @@
 #define SIOCOUTQNSD 0x894B
 #endif
 
-#define SEED_A 0xa11ce
-#define SEED_B 0xb0b
-#define EXTRA 10000		/* bytes written after the restore, each way */
-#define WAIT_MS 5000		/* generous: some cases wait for a 1 s retransmission */
-#define NRUNS 6
+#define SEED_A	0xa11ce
+#define SEED_B	0xb0b
+#define EXTRA	10000 /* bytes written after the restore, each way */
+#define WAIT_MS 5000  /* generous: some cases wait for a 1 s retransmission */
+#define NRUNS	6
 
 enum scenario {
 	SC_ESTABLISHED,
-	SC_FIN_WAIT1_FULL,	/* our FIN queued behind unsent data (peer window closed) */
-	SC_FIN_WAIT1_SENT,	/* our FIN sent, the lock dropped it: unacked */
+	SC_FIN_WAIT1_FULL, /* our FIN queued behind unsent data (peer window closed) */
+	SC_FIN_WAIT1_SENT, /* our FIN sent, the lock dropped it: unacked */
 	SC_FIN_WAIT2,
 	SC_CLOSE_WAIT,
 	SC_LAST_ACK_FULL,
@@ -64,39 +64,39 @@ enum scenario {
 	SC_CLOSING_SENT,
 	SC_CLOSE,
 	SC_SYN_SENT,
-	SC_BIG,			/* ESTABLISHED with a 16 MiB send queue and a 4 MiB receive queue */
-	SC_UNABSORBED,		/* CLOSE_WAIT whose injected FIN a firewall rule drops */
+	SC_BIG,	       /* ESTABLISHED with a 16 MiB send queue and a 4 MiB receive queue */
+	SC_UNABSORBED, /* CLOSE_WAIT whose injected FIN a firewall rule drops */
 };
 
 static const struct {
 	const char *name;
 	int state;
 } scen[] = {
-	[SC_ESTABLISHED] = { "ESTABLISHED", TCP_ESTABLISHED },
-	[SC_FIN_WAIT1_FULL] = { "FIN_WAIT1 (FIN unsent)", TCP_FIN_WAIT1 },
-	[SC_FIN_WAIT1_SENT] = { "FIN_WAIT1 (FIN sent)", TCP_FIN_WAIT1 },
-	[SC_FIN_WAIT2] = { "FIN_WAIT2", TCP_FIN_WAIT2 },
-	[SC_CLOSE_WAIT] = { "CLOSE_WAIT", TCP_CLOSE_WAIT },
-	[SC_LAST_ACK_FULL] = { "LAST_ACK (FIN unsent)", TCP_LAST_ACK },
-	[SC_LAST_ACK_SENT] = { "LAST_ACK (FIN sent)", TCP_LAST_ACK },
-	[SC_CLOSING_FULL] = { "CLOSING (FIN unsent)", TCP_CLOSING },
-	[SC_CLOSING_SENT] = { "CLOSING (FIN sent)", TCP_CLOSING },
-	[SC_CLOSE] = { "CLOSE", TCP_CLOSE },
-	[SC_SYN_SENT] = { "SYN_SENT", TCP_SYN_SENT },
-	[SC_BIG] = { "ESTABLISHED (big queues)", TCP_ESTABLISHED },
-	[SC_UNABSORBED] = { "CLOSE_WAIT (FIN dropped)", TCP_CLOSE_WAIT },
+	[SC_ESTABLISHED] = {"ESTABLISHED", TCP_ESTABLISHED},
+	[SC_FIN_WAIT1_FULL] = {"FIN_WAIT1 (FIN unsent)", TCP_FIN_WAIT1},
+	[SC_FIN_WAIT1_SENT] = {"FIN_WAIT1 (FIN sent)", TCP_FIN_WAIT1},
+	[SC_FIN_WAIT2] = {"FIN_WAIT2", TCP_FIN_WAIT2},
+	[SC_CLOSE_WAIT] = {"CLOSE_WAIT", TCP_CLOSE_WAIT},
+	[SC_LAST_ACK_FULL] = {"LAST_ACK (FIN unsent)", TCP_LAST_ACK},
+	[SC_LAST_ACK_SENT] = {"LAST_ACK (FIN sent)", TCP_LAST_ACK},
+	[SC_CLOSING_FULL] = {"CLOSING (FIN unsent)", TCP_CLOSING},
+	[SC_CLOSING_SENT] = {"CLOSING (FIN sent)", TCP_CLOSING},
+	[SC_CLOSE] = {"CLOSE", TCP_CLOSE},
+	[SC_SYN_SENT] = {"SYN_SENT", TCP_SYN_SENT},
+	[SC_BIG] = {"ESTABLISHED (big queues)", TCP_ESTABLISHED},
+	[SC_UNABSORBED] = {"CLOSE_WAIT (FIN dropped)", TCP_CLOSE_WAIT},
 };
 
 struct run {
 	int family;
 	bool mapped;
-	int rp;		/* index of the pair: its rp_filter value */
-	bool local;	/* the peer is in ns a too: the connection runs over lo */
+	int rp;	    /* index of the pair: its rp_filter value */
+	bool local; /* the peer is in ns a too: the connection runs over lo */
 };
 
 static const struct run runs[NRUNS] = {
-	{ AF_INET, false, 0, false }, { AF_INET6, false, 0, false }, { AF_INET, true, 0, false },
-	{ AF_INET, false, 1, false }, { AF_INET6, false, 1, false }, { AF_INET, true, 1, false },
+	{AF_INET, false, 0, false}, {AF_INET6, false, 0, false}, {AF_INET, true, 0, false},
+	{AF_INET, false, 1, false}, {AF_INET6, false, 1, false}, {AF_INET, true, 1, false},
 };
 
 static struct tns_pair pairs[2];
@@ -109,23 +109,23 @@ struct conn {
 	char tag[80];
 	int a, b, lfd;
 	uint16_t aport, bport;
-	uint64_t a_sent, b_sent;	/* pattern offsets: bytes written by each side */
+	uint64_t a_sent, b_sent; /* pattern offsets: bytes written by each side */
 	bool a_fin, b_fin;
 	bool locked_in, locked_out;
 	pcap_t *cap;
 	struct libsoccr_sk_data data;
 };
 
-#define FAIL(c, fmt, ...)                                                               \
-	do {                                                                            \
-		fprintf(stderr, "FAIL [%s] %s:%d: " fmt "\n", (c)->tag, __func__, __LINE__, \
-			##__VA_ARGS__);                                                 \
-		return -1;                                                              \
+#define FAIL(c, fmt, ...)                                                                          \
+	do {                                                                                       \
+		fprintf(stderr, "FAIL [%s] %s:%d: " fmt "\n", (c)->tag, __func__, __LINE__,        \
+			##__VA_ARGS__);                                                            \
+		return -1;                                                                         \
 	} while (0)
-#define CHECK(c, cond, fmt, ...)                     \
-	do {                                         \
-		if (!(cond))                         \
-			FAIL(c, fmt, ##__VA_ARGS__); \
+#define CHECK(c, cond, fmt, ...)                                                                   \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			FAIL(c, fmt, ##__VA_ARGS__);                                               \
 	} while (0)
 
 static uint64_t now_ms(void)
@@ -353,10 +353,10 @@ static int wait_state(struct conn *c, int fd, int state)
 /* One direction of the final exchange. */
 struct dir {
 	int wfd, rfd;
-	uint64_t *woff;		/* writer's pattern offset */
-	uint64_t wend;		/* write until this offset, then shut down (unless done) */
+	uint64_t *woff; /* writer's pattern offset */
+	uint64_t wend;	/* write until this offset, then shut down (unless done) */
 	bool *wfin;
-	uint64_t roff;		/* reader's offset */
+	uint64_t roff; /* reader's offset */
 	bool eof;
 	uint32_t seed;
 	const char *name;
@@ -417,15 +417,16 @@ static int step_dir(struct conn *c, struct dir *d, short rev, short wev)
 static int exchange(struct conn *c)
 {
 	struct dir d[2] = {
-		{ c->a, c->b, &c->a_sent, c->a_sent + (c->a_fin ? 0 : EXTRA), &c->a_fin, 0, false,
-		  SEED_A, "a->b" },
-		{ c->b, c->a, &c->b_sent, c->b_sent + (c->b_fin ? 0 : EXTRA), &c->b_fin, 0, false,
-		  SEED_B, "b->a" },
+		{c->a, c->b, &c->a_sent, c->a_sent + (c->a_fin ? 0 : EXTRA), &c->a_fin, 0, false,
+		 SEED_A, "a->b"},
+		{c->b, c->a, &c->b_sent, c->b_sent + (c->b_fin ? 0 : EXTRA), &c->b_fin, 0, false,
+		 SEED_B, "b->a"},
 	};
 	uint64_t end = now_ms() + WAIT_MS, last = 0;
 
 	while (!d[0].eof || !d[1].eof) {
-		struct pollfd pfd[2] = { { .fd = c->a, .events = POLLIN }, { .fd = c->b, .events = POLLIN } };
+		struct pollfd pfd[2] = {{.fd = c->a, .events = POLLIN},
+					{.fd = c->b, .events = POLLIN}};
 		uint64_t progress = d[0].roff + d[1].roff;
 
 		if (!c->a_fin)
@@ -445,8 +446,8 @@ static int exchange(struct conn *c)
 			FAIL(c, "stalled: a->b %llu/%llu%s, b->a %llu/%llu%s; states a %d b %d",
 			     (unsigned long long)d[0].roff, (unsigned long long)c->a_sent,
 			     d[0].eof ? " EOF" : "", (unsigned long long)d[1].roff,
-			     (unsigned long long)c->b_sent, d[1].eof ? " EOF" : "", tns_tcp_state(c->a),
-			     tns_tcp_state(c->b));
+			     (unsigned long long)c->b_sent, d[1].eof ? " EOF" : "",
+			     tns_tcp_state(c->a), tns_tcp_state(c->b));
 	}
 	if (wait_state(c, c->a, TCP_CLOSE) || wait_state(c, c->b, TCP_CLOSE))
 		return -1;
@@ -460,8 +461,8 @@ static uint16_t port_of(int fd, bool peer)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	if (peer ? getpeername(fd, (struct sockaddr *)&ss, &len) :
-		   getsockname(fd, (struct sockaddr *)&ss, &len))
+	if (peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+		 : getsockname(fd, (struct sockaddr *)&ss, &len))
 		return 0;
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
@@ -510,7 +511,7 @@ static int connect_pair(struct conn *c)
 /* SYN_SENT: the lock is in place before connect(), so the SYN never gets through. */
 static int prepare_syn_sent(struct conn *c)
 {
-	struct sockaddr_storage la, pa, any = { 0 };
+	struct sockaddr_storage la, pa, any = {0};
 	socklen_t llen, plen;
 	int one = 1, zero = 0, fam = c->r->mapped ? AF_INET6 : c->r->family;
 
@@ -536,7 +537,7 @@ static int prepare_syn_sent(struct conn *c)
 	tns_addr(c->p, 1, c->r->family, c->bport, &pa, &plen);
 	if (c->r->mapped) {
 		/* ::ffff:a.b.c.d forms of both. */
-		struct sockaddr_storage *v[2] = { &la, &pa };
+		struct sockaddr_storage *v[2] = {&la, &pa};
 
 		for (int i = 0; i < 2; i++) {
 			struct sockaddr_in sin = *(struct sockaddr_in *)v[i];
@@ -620,15 +621,16 @@ static int prepare(struct conn *c)
 			return -1;
 		break;
 	case SC_BIG: {
-		/* a: 12 MiB asked = 24 MiB of send buffer, 8 MiB asked = 16 MiB of receive buffer. */
+		/* a: 12 MiB asked = 24 MiB of send buffer, 8 MiB asked = 16 MiB of receive buffer.
+		 */
 		int snd = 12 << 20, rcv = 8 << 20, small = 64 * 1024;
 
 		if (setsockopt(c->a, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd)) ||
 		    setsockopt(c->a, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) ||
 		    setsockopt(c->b, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)))
 			FAIL(c, "buffers: %s", strerror(errno));
-		if (push(c, c->b, &c->b_sent, SEED_B, 4 << 20) || fill(c, c->a, &c->a_sent, SEED_A) ||
-		    quiesce(c, c->a) || quiesce(c, c->b))
+		if (push(c, c->b, &c->b_sent, SEED_B, 4 << 20) ||
+		    fill(c, c->a, &c->a_sent, SEED_A) || quiesce(c, c->a) || quiesce(c, c->b))
 			return -1;
 		break;
 	}
@@ -728,7 +730,8 @@ static int checkpoint_restore(struct conn *c)
 	      scen[c->sc].state);
 	if (c->sc == SC_BIG)
 		CHECK(c, d->outq_len >= 16u << 20 && d->inq_len >= 4u << 20,
-		      "queues too small for the test: send %u, receive %u", d->outq_len, d->inq_len);
+		      "queues too small for the test: send %u, receive %u", d->outq_len,
+		      d->inq_len);
 	rq = libsoccr_get_queue_bytes(sk, TCP_RECV_QUEUE, SOCCR_MEM_EXCL);
 	sq = libsoccr_get_queue_bytes(sk, TCP_SEND_QUEUE, SOCCR_MEM_EXCL);
 	CHECK(c, !!rq == !!d->inq_len && !!sq == !!d->outq_len, "queues: inq %u %p outq %u %p",
@@ -779,7 +782,8 @@ static int checkpoint_restore(struct conn *c)
 		socklen_t wl = sizeof(w);
 
 		CHECK(c, !getsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &wl), "window");
-		CHECK(c, w.snd_wnd == d->snd_wnd && w.rcv_wnd == d->rcv_wnd &&
+		CHECK(c,
+		      w.snd_wnd == d->snd_wnd && w.rcv_wnd == d->rcv_wnd &&
 			      w.max_window == d->max_window && w.rcv_wup == d->rcv_wup,
 		      "window snd %u/%u rcv %u/%u max %u/%u wup %u/%u", w.snd_wnd, d->snd_wnd,
 		      w.rcv_wnd, d->rcv_wnd, w.max_window, d->max_window, w.rcv_wup, d->rcv_wup);
@@ -791,13 +795,15 @@ static int checkpoint_restore(struct conn *c)
 
 static int run_case(enum scenario sc, const struct run *r)
 {
-	struct conn conn = { .p = &pairs[r->rp], .r = r, .sc = sc, .a = -1, .b = -1, .lfd = -1 };
+	struct conn conn = {.p = &pairs[r->rp], .r = r, .sc = sc, .a = -1, .b = -1, .lfd = -1};
 	struct conn *c = &conn;
 	int n;
 
 	snprintf(c->tag, sizeof(c->tag), "%s %s rp_filter=%d%s", scen[sc].name,
-		 r->mapped ? "v4-mapped" : r->family == AF_INET ? "v4" : "v6", r->rp,
-		 r->local ? " same host" : "");
+		 r->mapped		? "v4-mapped"
+		 : r->family == AF_INET ? "v4"
+					: "v6",
+		 r->rp, r->local ? " same host" : "");
 	libsoccr_set_log(SOCCR_LOG_DBG, log_cb);
 	if (prepare(c))
 		return 1;
@@ -806,7 +812,8 @@ static int run_case(enum scenario sc, const struct run *r)
 	if (lock_flow(c, true, true))
 		return 1;
 	if (sc == SC_UNABSORBED &&
-	    tns_sh(c->p->ns[0], "nft add rule inet lk%u i %s saddr %s tcp sport %u meta mark 0xc114 drop",
+	    tns_sh(c->p->ns[0],
+		   "nft add rule inet lk%u i %s saddr %s tcp sport %u meta mark 0xc114 drop",
 		   c->aport, nft_fam(c), wire_ip(c, 1), c->bport))
 		FAIL(c, "extra rule");
 	if (checkpoint_restore(c))
@@ -817,13 +824,14 @@ static int run_case(enum scenario sc, const struct run *r)
 		close(c->a);
 		usleep(50000);
 		CHECK(c, capture_count(c) == 0, "RST or injected frame seen by the peer");
-		CHECK(c, tns_tcp_state(c->b) == TCP_FIN_WAIT2, "peer state %d", tns_tcp_state(c->b));
+		CHECK(c, tns_tcp_state(c->b) == TCP_FIN_WAIT2, "peer state %d",
+		      tns_tcp_state(c->b));
 		pcap_close(c->cap);
 		close(c->b);
 		return 0;
 	}
 	if (sc == SC_SYN_SENT) {
-		struct pollfd pfd = { .fd = c->lfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = c->lfd, .events = POLLIN};
 
 		CHECK(c, poll(&pfd, 1, WAIT_MS) == 1, "no connection after the SYN_SENT restore");
 		c->b = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -882,11 +890,11 @@ static void run_matrix(enum scenario sc)
 	run_some(sc, runs, NRUNS);
 }
 
-#define MATRIX_TEST(fn, sc)             \
-	static void fn(void **state)    \
-	{                               \
-		(void)state;            \
-		run_matrix(sc);         \
+#define MATRIX_TEST(fn, sc)                                                                        \
+	static void fn(void **state)                                                               \
+	{                                                                                          \
+		(void)state;                                                                       \
+		run_matrix(sc);                                                                    \
 	}
 
 MATRIX_TEST(test_established_restores_both_queues, SC_ESTABLISHED)
@@ -905,8 +913,10 @@ MATRIX_TEST(test_syn_sent_reissues_connect, SC_SYN_SENT)
 static void test_fin_states_restore_with_peer_on_same_host(void **state)
 {
 	static const struct run local[] = {
-		{ AF_INET, false, 1, true }, { AF_INET6, false, 1, true },
-		{ AF_INET, false, 0, true }, { AF_INET6, false, 0, true },
+		{AF_INET, false, 1, true},
+		{AF_INET6, false, 1, true},
+		{AF_INET, false, 0, true},
+		{AF_INET6, false, 0, true},
 	};
 
 	(void)state;
@@ -916,7 +926,7 @@ static void test_fin_states_restore_with_peer_on_same_host(void **state)
 
 static void test_big_queues_restore_intact(void **state)
 {
-	static const struct run big[] = { { AF_INET, false, 0, false }, { AF_INET6, false, 1, false } };
+	static const struct run big[] = {{AF_INET, false, 0, false}, {AF_INET6, false, 1, false}};
 
 	(void)state;
 	run_some(SC_BIG, big, 2);
@@ -924,7 +934,7 @@ static void test_big_queues_restore_intact(void **state)
 
 static void test_unabsorbed_fin_fails_restore_with_enolink(void **state)
 {
-	static const struct run r[] = { { AF_INET, false, 1, false }, { AF_INET6, false, 0, false } };
+	static const struct run r[] = {{AF_INET, false, 1, false}, {AF_INET6, false, 0, false}};
 
 	(void)state;
 	run_some(SC_UNABSORBED, r, 2);
@@ -966,9 +976,10 @@ static void test_non_socket_fd_is_refused_with_a_log_line(void **state)
 
 static void test_listen_socket_and_bad_arguments_are_refused(void **state)
 {
-	struct libsoccr_sk_data d = { 0 };
-	union libsoccr_addr a = { .v4 = { .sin_family = AF_INET, .sin_port = htons(1),
-					  .sin_addr = { htonl(INADDR_LOOPBACK) } } };
+	struct libsoccr_sk_data d = {0};
+	union libsoccr_addr a = {.v4 = {.sin_family = AF_INET,
+					.sin_port = htons(1),
+					.sin_addr = {htonl(INADDR_LOOPBACK)}}};
 	union libsoccr_addr b = a;
 	struct libsoccr_sk *sk;
 	int lfd, fd;
@@ -1049,7 +1060,8 @@ static int group_setup(void **state)
 		if (tns_pair_setup(&pairs[i]))
 			return -1;
 		if (tns_sh(pairs[i].ns[0],
-			   "sysctl -qw net.ipv4.conf.all.rp_filter=%d net.ipv4.conf.default.rp_filter=%d "
+			   "sysctl -qw net.ipv4.conf.all.rp_filter=%d "
+			   "net.ipv4.conf.default.rp_filter=%d "
 			   "net.ipv4.conf.%s.rp_filter=%d net.ipv4.conf.lo.rp_filter=%d",
 			   i, i, pairs[i].ifname[0], i, i))
 			return -1;

@@ -152,8 +152,10 @@ int main(int argc, char **argv)
 	sh("nft 'add table inet crius; "
 	   "add chain inet crius i { type filter hook input priority 0; }; "
 	   "add chain inet crius o { type filter hook output priority 0; }; "
-	   "add rule inet crius i ip saddr %s ip daddr %s tcp sport %u tcp dport %u meta mark != 0xc114 drop; "
-	   "add rule inet crius o ip saddr %s ip daddr %s tcp sport %u tcp dport %u meta mark != 0xc114 drop'",
+	   "add rule inet crius i ip saddr %s ip daddr %s tcp sport %u tcp dport %u "
+	   "meta mark != 0xc114 drop; "
+	   "add rule inet crius o ip saddr %s ip daddr %s tcp sport %u tcp dport %u "
+	   "meta mark != 0xc114 drop'",
 	   argv[4], argv[3], ntohs(sa.sin_port), ntohs(ca.sin_port), argv[3], argv[4],
 	   ntohs(ca.sin_port), ntohs(sa.sin_port));
 
