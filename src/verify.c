@@ -79,6 +79,7 @@ struct seg {
 	bool csum_bad;
 	bool ip_csum_ok, tcp_csum_ok;
 	bool flow_late;			/* its flow joined the filter after the send */
+	bool precise;			/* always read the queue sequences */
 	int read_err;			/* last socket read: 0 or a negative errno */
 	struct timeval ts;		/* when registered */
 	uint32_t hkey;
@@ -114,6 +115,8 @@ struct soccr_verifier {
 	int diag_fd;
 	int ctl_fd;			/* ioctl socket for device flags */
 	int snmp_fd, netstat_fd;	/* /proc/net/{snmp,netstat} of our netns */
+	int name_cache_idx;		/* last ifindex -> name looked up (a device can be renamed: */
+	char name_cache[IF_NAMESIZE];	/* the cache is dropped at every collect) */
 
 	struct seg *segs;
 	size_t nseg, seg_cap;
@@ -267,6 +270,32 @@ static void addf(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf + used, len - used, fmt, ap);
 	va_end(ap);
+}
+
+/* Append s at p (NUL-terminated, bounded by end); returns the new end of string. */
+static char *put_str(char *p, char *end, const char *s)
+{
+	while (*s && p + 1 < end)
+		*p++ = *s++;
+	if (p < end)
+		*p = '\0';
+	return p;
+}
+
+static char *put_u32(char *p, char *end, uint32_t v)
+{
+	char tmp[11];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && p + 1 < end)
+		*p++ = tmp[--n];
+	if (p < end)
+		*p = '\0';
+	return p;
 }
 
 static const char *fmt_ep(int family, const union soccr_inaddr *a, uint16_t port, char *buf,
@@ -560,10 +589,15 @@ static int seg_index_add(struct soccr_verifier *v, size_t i)
 }
 
 /* Interface name in the verifier's netns (if_indextoname() would use the thread's). */
-static void dev_name(const struct soccr_verifier *v, int ifindex, char name[IF_NAMESIZE])
+static void dev_name(struct soccr_verifier *v, int ifindex, char name[IF_NAMESIZE])
 {
 	struct ifreq ifr;
 
+	/* One ioctl per device and batch, not per segment. */
+	if (ifindex == v->name_cache_idx) {
+		memcpy(name, v->name_cache, IF_NAMESIZE);
+		return;
+	}
 	name[0] = '\0';
 	if (v->ctl_fd < 0)
 		return;
@@ -571,6 +605,8 @@ static void dev_name(const struct soccr_verifier *v, int ifindex, char name[IF_N
 	ifr.ifr_ifindex = ifindex;
 	if (!ioctl(v->ctl_fd, SIOCGIFNAME, &ifr))
 		snprintf(name, IF_NAMESIZE, "%s", ifr.ifr_name);
+	v->name_cache_idx = ifindex;
+	memcpy(v->name_cache, name, IF_NAMESIZE);
 }
 
 static void keep_obs(struct soccr_verifier *v, const struct pcap_pkthdr *h, const u_char *bytes)
@@ -688,11 +724,18 @@ static void drain(struct soccr_verifier *v)
 
 /* ---- the socket side --------------------------------------------------------------- */
 
-static int read_local(int fd, bool queues, struct soccr_verify_sock *out)
+/*
+ * TCP_INFO, and with queues set, for a socket in repair mode, TCP_QUEUE_SEQ
+ * of the receive queue (and of the send queue with send set). Syscalls are
+ * what this costs, so: TCP_REPAIR_QUEUE's getsockopt answers both "in repair
+ * mode?" (-EINVAL if not) and "which queue is selected?", and the caller's
+ * selection is put back only if changed.
+ */
+static int read_local(int fd, bool queues, bool send, struct soccr_verify_sock *out)
 {
 	struct soccr_tcp_info ti;
 	socklen_t len = sizeof(ti);
-	int repair = 0, q = 0, rq;
+	int q = 0, cur;
 
 	memset(out, 0, sizeof(*out));
 	memset(&ti, 0, sizeof(ti));
@@ -706,30 +749,29 @@ static int read_local(int fd, bool queues, struct soccr_verify_sock *out)
 	out->bytes_acked = ti.bytes_acked;
 	if (!queues)
 		return 0;
-	len = sizeof(repair);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &repair, &len) || repair <= 0)
-		return 0;
-	/*
-	 * TCP_QUEUE_SEQ reads the queue selected by TCP_REPAIR_QUEUE: select,
-	 * read, then put the caller's selection back (a restore in progress
-	 * relies on it).
-	 */
 	len = sizeof(q);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, &len))
-		return 0;
-	rq = TCP_RECV_QUEUE;
+		return 0;	/* not in repair mode */
+	cur = q;
+	if (cur != TCP_RECV_QUEUE) {
+		cur = TCP_RECV_QUEUE;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &cur, sizeof(cur)))
+			return 0;
+	}
 	len = sizeof(out->rcv_nxt);
-	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &rq, sizeof(rq)) ||
-	    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &out->rcv_nxt, &len))
+	if (getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &out->rcv_nxt, &len))
 		goto restore;
-	rq = TCP_SEND_QUEUE;
-	len = sizeof(out->write_seq);
-	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &rq, sizeof(rq)) ||
-	    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &out->write_seq, &len))
-		goto restore;
+	if (send) {
+		cur = TCP_SEND_QUEUE;
+		len = sizeof(out->write_seq);
+		if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &cur, sizeof(cur)) ||
+		    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &out->write_seq, &len))
+			goto restore;
+	}
 	out->repair = 1;
 restore:
-	setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	if (cur != q)
+		setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
 	return 0;
 }
 
@@ -753,10 +795,18 @@ static int read_diag(struct soccr_verifier *v, const struct soccr_segment *s,
 	return 0;
 }
 
-static int read_sock(struct soccr_verifier *v, struct seg *g, struct soccr_verify_sock *out)
+/*
+ * The "after" view. precise: for a local socket in repair mode, read the
+ * queue sequences too (four more syscalls); otherwise TCP_INFO alone, whose
+ * bytes_received / bytes_acked deltas against the "before" view say the same
+ * when nothing else moved the socket (tcp_rcv_nxt_update() and
+ * tcp_snd_una_update() add exactly what rcv_nxt and snd_una advance by).
+ */
+static int read_sock(struct soccr_verifier *v, struct seg *g, bool precise,
+		     struct soccr_verify_sock *out)
 {
 	if (g->fd >= 0)
-		return read_local(g->fd, true, out);
+		return read_local(g->fd, precise, g->vd.checks & SOCCR_VERIFY_CHECK_ACK, out);
 	return read_diag(v, &g->vd.seg, out);
 }
 
@@ -1037,6 +1087,8 @@ SOCCR_API int soccr_verifier_open(const struct soccr_verifier_opts *opts,
 			goto fail;
 		}
 	}
+	/* Nothing is captured until flows or segments are given. */
+	v->narrowed = true;
 	if (!(o.flags & SOCCR_VERIFY_NO_CAPTURE)) {
 		err = open_capture(v, o.buffer_kb ? o.buffer_kb : DEF_BUFFER_KB);
 		if (err)
@@ -1194,7 +1246,7 @@ static int expect_locked(struct soccr_verifier *v, const void *frame, size_t len
 	if (before) {
 		/* Repair-mode queues are read afterwards only: the segment itself says where rcv_nxt must be. */
 		if (fd >= 0)
-			read_local(fd, false, &g->vd.before);
+			read_local(fd, false, false, &g->vd.before);
 		else if (read_diag(v, &s, &g->vd.before))
 			memset(&g->vd.before, 0, sizeof(g->vd.before));
 	}
@@ -1237,11 +1289,14 @@ SOCCR_API int soccr_verifier_expect(struct soccr_verifier *v, const void *frame,
 		e.state = exp->state;
 		e.checks = exp->checks;
 	}
-	if (e.checks & ~(SOCCR_VERIFY_CHECK_RCV | SOCCR_VERIFY_CHECK_ACK | SOCCR_VERIFY_CHECK_AUTO))
+	if (e.checks & ~(SOCCR_VERIFY_CHECK_RCV | SOCCR_VERIFY_CHECK_ACK | SOCCR_VERIFY_CHECK_AUTO |
+			 SOCCR_VERIFY_PRECISE))
 		return -EINVAL;
 	pthread_mutex_lock(&v->mu);
-	ret = expect_locked(v, frame, len, link, ifindex, e.fd < 0 ? -1 : e.fd, e.checks, e.state,
-			    true);
+	ret = expect_locked(v, frame, len, link, ifindex, e.fd < 0 ? -1 : e.fd,
+			    e.checks & ~SOCCR_VERIFY_PRECISE, e.state, true);
+	if (ret >= 0)
+		v->segs[ret].precise = e.checks & SOCCR_VERIFY_PRECISE;
 	pthread_mutex_unlock(&v->mu);
 	return ret;
 }
@@ -1314,7 +1369,15 @@ static void judge_socks(struct soccr_verifier *v, size_t from, int fd, uint64_t 
 
 			if (g->sock_done || (fd != -2 && g->fd != fd))
 				continue;
-			err = read_sock(v, g, &g->vd.after);
+			/*
+			 * The cheap view first when there is a "before" to compare
+			 * with; the queue sequences when it does not pass (a precise
+			 * verdict, and the numbers for the reason) or there is none.
+			 */
+			err = read_sock(v, g, g->precise || !g->vd.before.valid, &g->vd.after);
+			if (!err && g->vd.before.valid && g->fd >= 0 &&
+			    !sock_ok(g, 0, why, sizeof(why)))
+				err = read_sock(v, g, true, &g->vd.after);
 			g->read_err = err;
 			if (sock_ok(g, err, why, sizeof(why)) || err) {
 				g->sock_done = true;
@@ -1417,30 +1480,43 @@ static void verdict(struct soccr_verifier *v, struct seg *g, const struct soccr_
 		vd->kind = SOCCR_VERDICT_NOT_ABSORBED;
 		snprintf(vd->reason, sizeof(vd->reason), "%s", why);
 	} else {
+		char *p = vd->reason, *end = vd->reason + sizeof(vd->reason);
+
+		/* The common case, for every socket of a batch: no printf. */
 		vd->kind = SOCCR_VERDICT_ABSORBED;
 		vd->failed = 0;
-		if (vd->before.valid && vd->before.state != vd->after.state)
-			snprintf(vd->reason, sizeof(vd->reason), "%s -> %s",
-				 state_name(vd->before.state), state_name(vd->after.state));
-		else
-			snprintf(vd->reason, sizeof(vd->reason), "state %s",
-				 state_name(vd->after.state));
-		if (vd->after.repair && (vd->checks & SOCCR_VERIFY_CHECK_RCV))
-			addf(vd->reason, sizeof(vd->reason), "rcv_nxt %u", vd->after.rcv_nxt);
-		if (vd->after.repair && (vd->checks & SOCCR_VERIFY_CHECK_ACK))
-			addf(vd->reason, sizeof(vd->reason), "acked up to %u", vd->after.write_seq);
+		if (vd->before.valid && vd->before.state != vd->after.state) {
+			p = put_str(p, end, state_name(vd->before.state));
+			p = put_str(p, end, " -> ");
+		} else {
+			p = put_str(p, end, "state ");
+		}
+		p = put_str(p, end, state_name(vd->after.state));
+		if (vd->after.repair && (vd->checks & SOCCR_VERIFY_CHECK_RCV)) {
+			p = put_str(p, end, "; rcv_nxt ");
+			p = put_u32(p, end, vd->after.rcv_nxt);
+		}
+		if (vd->after.repair && (vd->checks & SOCCR_VERIFY_CHECK_ACK)) {
+			p = put_str(p, end, "; acked up to ");
+			p = put_u32(p, end, vd->after.write_seq);
+		}
 	}
 	if (v->pc) {
-		addf(vd->hint, sizeof(vd->hint), "seen out %u, in %u", vd->seen_out, vd->seen_in);
-		if (vd->seen_other) {
-			size_t l = strlen(vd->hint);
+		char *p = vd->hint + strlen(vd->hint), *end = vd->hint + sizeof(vd->hint);
 
-			snprintf(vd->hint + l, sizeof(vd->hint) - l, ", otherhost %u", vd->seen_other);
+		if (p != vd->hint)
+			p = put_str(p, end, "; ");
+		p = put_str(p, end, "seen out ");
+		p = put_u32(p, end, vd->seen_out);
+		p = put_str(p, end, ", in ");
+		p = put_u32(p, end, vd->seen_in);
+		if (vd->seen_other) {
+			p = put_str(p, end, ", otherhost ");
+			p = put_u32(p, end, vd->seen_other);
 		}
 		if (vd->ifname[0]) {
-			size_t l = strlen(vd->hint);
-
-			snprintf(vd->hint + l, sizeof(vd->hint) - l, " on %s", vd->ifname);
+			p = put_str(p, end, " on ");
+			p = put_str(p, end, vd->ifname);
 		}
 	}
 	if (vd->kind == SOCCR_VERDICT_ABSORBED)
@@ -1576,6 +1652,9 @@ SOCCR_API int soccr_verifier_collect(struct soccr_verifier *v)
 		    !sock_ok(g, g->read_err, why, sizeof(why)))
 			any_bad = true;
 	}
+	if (v->pc && soccr_log_enabled(SOCCR_LOG_DBG) && !pcap_stats(v->pc, &st))
+		pr_dbg("verify: batch of %zu segments: capture received %u, dropped %u (since open)",
+		       v->nseg - from, st.ps_recv, st.ps_drop);
 	if (any_bad) {
 		if (v->lock && soccr_lock_list(v->lock, &la, &nla))
 			nla = 0;
@@ -1592,10 +1671,21 @@ SOCCR_API int soccr_verifier_collect(struct soccr_verifier *v)
 			bad++;
 	}
 	write_pcap(v, from);
+	v->name_cache_idx = 0;
 	v->judged = v->nseg;
 	v->pending_in = 0;
 	v->lock_snap = false;
 	free(la);
+	/*
+	 * The batch is over: empty the flow set, so that nothing piles up in the
+	 * ring until the next batch (connection set-up and tear-down traffic
+	 * would otherwise fill it and cost the next batch its processing).
+	 */
+	if (v->pc && v->narrowed && v->nflows) {
+		memset(v->flows, 0, v->flow_cap * sizeof(*v->flows));
+		v->nflows = 0;
+		filter_apply(v);
+	}
 	pthread_mutex_unlock(&v->mu);
 	return bad;
 }

@@ -78,6 +78,14 @@ struct soccr_verifier_opts {
 #define SOCCR_VERIFY_CHECK_RCV 0x1	/* receive sequence advanced past the segment (FIN/data) */
 #define SOCCR_VERIFY_CHECK_ACK 0x2	/* the send side is acknowledged up to the segment's ack */
 #define SOCCR_VERIFY_CHECK_AUTO 0x80	/* derive checks and state from the segment (default) */
+/*
+ * A local socket is judged from TCP_INFO's bytes_received / bytes_acked
+ * deltas against the "before" view (exactly what rcv_nxt / snd_una moved),
+ * and from TCP_QUEUE_SEQ (rcv_nxt, write_seq) if it is in repair mode and
+ * that did not pass, or there is no "before" view (the restore hook). With
+ * this flag TCP_QUEUE_SEQ is always read in repair mode (four syscalls more).
+ */
+#define SOCCR_VERIFY_PRECISE 0x100
 
 struct soccr_verify_expect {
 	size_t sz;		/* sizeof(struct soccr_verify_expect) */
@@ -94,7 +102,7 @@ struct soccr_verify_expect {
 	 * -> FIN_WAIT2, ...), no check when nothing can be derived.
 	 */
 	int state;
-	unsigned int checks;	/* SOCCR_VERIFY_CHECK_*; 0 means SOCCR_VERIFY_CHECK_AUTO */
+	unsigned int checks;	/* SOCCR_VERIFY_CHECK_* (0: AUTO), | SOCCR_VERIFY_PRECISE */
 };
 
 enum soccr_verdict_kind {
@@ -170,7 +178,9 @@ void soccr_verifier_close(struct soccr_verifier *v);
  * per flow; above that, it matches the flows' addresses and the 4-tuples
  * are matched in user space. Segments given to soccr_verifier_expect()
  * add their flow if it is missing (a filter recompile). n = 0 with a NULL
- * flows: capture all TCP. Returns 0 or a negative errno.
+ * flows: capture all TCP. soccr_verifier_collect() ends the batch and
+ * empties the flow set again (nothing is captured until the next call or
+ * segment), so call it for every batch. Returns 0 or a negative errno.
  */
 #define SOCCR_VERIFY_EXACT_FLOWS 32
 int soccr_verifier_set_flows(struct soccr_verifier *v, const struct soccr_flow *flows, size_t n);
