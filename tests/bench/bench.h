@@ -49,8 +49,7 @@ static inline uint64_t bench_now_ns(void)
 /* One figure: one value per round, in its display unit. */
 struct bench_series {
 	char name[64];
-	const char *unit;      /* "ns", "us", "ms", "GB/s", ... */
-	bool higher_is_better; /* throughput figures */
+	const char *unit; /* "ns", "us", "ms", "GB/s", ... */
 	double v[BENCH_MAX_ROUNDS];
 	int n;
 };
@@ -273,12 +272,6 @@ static inline long bench_env_long(const char *name, long def, long min, long max
 static inline int bench_rounds(void)
 {
 	return (int)bench_env_long("BENCH_ROUNDS", 11, 5, BENCH_MAX_ROUNDS);
-}
-
-/* Seconds since the program started. */
-static inline double bench_elapsed(void)
-{
-	return (double)(bench_now_ns() - bench_t0) / 1e9;
 }
 
 /*

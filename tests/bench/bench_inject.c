@@ -69,43 +69,52 @@ static struct fin_params fp;
 
 /* ---- the floor: our own frame, one AF_PACKET socket ------------------------------------ */
 
-/* Ethernet (zero MACs, as lo wants) + IPv4 + TCP FIN|ACK, checksums done. */
+/*
+ * Ethernet (zero MACs, as lo wants) + IPv4 + TCP FIN|ACK, checksums done.
+ * Headers are filled in aligned locals, then copied: in the frame, the IP
+ * header sits at offset 14, not 4-byte aligned.
+ */
 static size_t build_frame(uint8_t *buf)
 {
-	struct ethhdr *eth = (struct ethhdr *)buf;
-	struct iphdr *ip = (struct iphdr *)(eth + 1);
-	struct tcphdr *th = (struct tcphdr *)(ip + 1);
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct tcphdr th;
 	/* RFC 793 pseudo-header (12 bytes) followed by the TCP header, summed together. */
-	uint8_t ph[12 + sizeof(*th)];
-	uint16_t tcp_len = htons(sizeof(*th));
+	uint8_t ph[12 + sizeof(th)];
+	uint16_t tcp_len = htons(sizeof(th));
 
-	memset(buf, 0, sizeof(*eth) + sizeof(*ip) + sizeof(*th));
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->tot_len = htons(sizeof(*ip) + sizeof(*th));
-	ip->id = htons(242);
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_TCP;
-	ip->saddr = fp.src.s_addr;
-	ip->daddr = fp.dst.s_addr;
-	ip->check = bench_naive_csum(ip, sizeof(*ip), 0);
-	th->source = htons(SRC_PORT);
-	th->dest = htons(DST_PORT);
-	th->seq = htonl(FIN_SEQ);
-	th->ack_seq = htonl(FIN_ACK);
-	th->doff = sizeof(*th) / 4;
-	th->fin = 1;
-	th->ack = 1;
-	th->window = htons(FIN_WIN);
-	memcpy(ph, &ip->saddr, 4);
-	memcpy(ph + 4, &ip->daddr, 4);
+	memset(&eth, 0, sizeof(eth));
+	memset(&ip, 0, sizeof(ip));
+	memset(&th, 0, sizeof(th));
+	eth.h_proto = htons(ETH_P_IP);
+	ip.version = 4;
+	ip.ihl = 5;
+	ip.tot_len = htons(sizeof(ip) + sizeof(th));
+	ip.id = htons(242);
+	ip.ttl = 64;
+	ip.protocol = IPPROTO_TCP;
+	ip.saddr = fp.src.s_addr;
+	ip.daddr = fp.dst.s_addr;
+	ip.check = bench_naive_csum(&ip, sizeof(ip), 0);
+	th.source = htons(SRC_PORT);
+	th.dest = htons(DST_PORT);
+	th.seq = htonl(FIN_SEQ);
+	th.ack_seq = htonl(FIN_ACK);
+	th.doff = sizeof(th) / 4;
+	th.fin = 1;
+	th.ack = 1;
+	th.window = htons(FIN_WIN);
+	memcpy(ph, &ip.saddr, 4);
+	memcpy(ph + 4, &ip.daddr, 4);
 	ph[8] = 0;
 	ph[9] = IPPROTO_TCP;
 	memcpy(ph + 10, &tcp_len, 2);
-	memcpy(ph + 12, th, sizeof(*th));
-	th->check = bench_naive_csum(ph, sizeof(ph), 0);
-	return sizeof(*eth) + sizeof(*ip) + sizeof(*th);
+	memcpy(ph + 12, &th, sizeof(th));
+	th.check = bench_naive_csum(ph, sizeof(ph), 0);
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(buf + sizeof(eth), &ip, sizeof(ip));
+	memcpy(buf + sizeof(eth) + sizeof(ip), &th, sizeof(th));
+	return sizeof(eth) + sizeof(ip) + sizeof(th);
 }
 
 static int afp_open(void)

@@ -16,7 +16,20 @@ O=${O:-build}
 filter=${1:-}
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+pidfile=$(mktemp)
+trap 'rm -f "$out" "$pidfile"' EXIT
+
+cleanup_after() {
+	local pid=$1 ns
+	[[ "$pid" =~ ^[0-9]+$ ]] || return 0
+	if [ -d "/sys/fs/bpf/soccr-bench-$pid" ]; then
+		rm -f "/sys/fs/bpf/soccr-bench-$pid/prog" "/sys/fs/bpf/soccr-bench-$pid/flows"
+		rmdir "/sys/fs/bpf/soccr-bench-$pid" 2>/dev/null
+	fi
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^soccr-$pid-"); do
+		ip netns del "$ns" 2>/dev/null
+	done
+}
 
 crashed=()
 ran=0
@@ -28,11 +41,15 @@ for b in "$O"/tests/bench/bench_*; do
 	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
 	ran=$((ran + 1))
 	printf '=== %s\n' "$name"
-	timeout --kill-after=10 "${BENCH_TIMEOUT:-300}" "$b" 2>&1 | tee -a "$out"
+	# The program's pid names what it creates: pins /sys/fs/bpf/soccr-bench-PID,
+	# namespaces soccr-PID-*. It removes them itself, but not when it crashes.
+	timeout --kill-after=10 "${BENCH_TIMEOUT:-300}" \
+		sh -c 'echo $$ > "$0" && exec "$1"' "$pidfile" "$b" 2>&1 | tee -a "$out"
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" -ne 0 ]; then
 		crashed+=("$name (exit $rc)")
 		printf -- '--- CRASHED %s (exit %d)\n' "$name" "$rc"
+		cleanup_after "$(cat "$pidfile")"
 	fi
 done
 
