@@ -1170,7 +1170,8 @@ SOCCR_API int soccr_verifier_set_flows(struct soccr_verifier *v, const struct so
 	pthread_mutex_lock(&v->mu);
 	/* Packets of the previous flow set still in the ring belong to it: match them first. */
 	drain(v);
-	memset(v->flows, 0, v->flow_cap * sizeof(*v->flows));
+	if (v->flows)
+		memset(v->flows, 0, v->flow_cap * sizeof(*v->flows));
 	v->nflows = 0;
 	v->narrowed = n || flows;
 	for (size_t i = 0; i < n; i++) {

@@ -52,11 +52,12 @@ hold() {
 	srv=${BASH_REMATCH[1]} cli=${BASH_REMATCH[2]} rcv=${BASH_REMATCH[3]} snd=${BASH_REMATCH[4]}
 }
 
-# final_state NAME: stop the holder, print the state it saw.
+# final_state NAME: stop the holder, set state to the state it saw. (Not in a
+# $(...) subshell: only this shell can wait for its child.)
 final_state() {
 	kill -TERM "$holder" 2>/dev/null
 	wait "$holder" 2>/dev/null
-	sed -n 's/^state=//p' "$tmp/$1.out"
+	state=$(sed -n 's/^state=//p' "$tmp/$1.out")
 }
 
 inject() { ip netns exec "$ns" "$SOCCR" inject "$@"; }
@@ -69,7 +70,7 @@ for fam in 4 6; do
 	inject --src "$cli" --dst "$srv" --seq "$rcv" --ack "$snd" --flags fin,ack --verify \
 		>"$tmp/out" 2>"$tmp/err"
 	rc=$?
-	state=$(final_state "fin$fam")
+	final_state "fin$fam"
 	report=$(grep '^verify: ' "$tmp/err")
 	if [ $rc -eq 0 ] && [[ "$report" == *"[FA] seq $rcv ack $snd: absorbed: ESTABLISHED -> CLOSE_WAIT"* ]] &&
 		[ "$state" = CLOSE_WAIT ]; then
@@ -83,7 +84,7 @@ for fam in 4 6; do
 	inject --src "$cli" --dst "$srv" --seq $(((rcv + 1000) % 4294967296)) --ack "$snd" \
 		--flags fin,ack --verify >"$tmp/out" 2>"$tmp/err"
 	rc=$?
-	state=$(final_state "seq$fam")
+	final_state "seq$fam"
 	report=$(grep '^verify: ' "$tmp/err")
 	if [ $rc -eq 3 ] && [[ "$report" == *": not-absorbed: sequence: "* ]] &&
 		[[ "$report" == *"seen out 0, in 1 on lo"* ]] && [ "$state" = ESTABLISHED ]; then
@@ -117,7 +118,7 @@ and s["before"]["state"]=="ESTABLISHED" and s["seen"]["in"]==1 else 1)' "$tmp/js
 else
 	ko "--json run failed: $(cat "$tmp/err")"
 fi
-final_state json >/dev/null
+final_state json
 
 # No such socket: exit 3, not-absorbed (socket).
 inject --src 127.0.0.1:1 --dst 127.0.0.1:2 --seq 1 --ack 1 --flags fin,ack --verify \
