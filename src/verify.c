@@ -1087,8 +1087,12 @@ SOCCR_API int soccr_verifier_open(const struct soccr_verifier_opts *opts,
 			goto fail;
 		}
 	}
-	/* Nothing is captured until flows or segments are given. */
-	v->narrowed = true;
+	/*
+	 * All TCP until a flow set is given: a restore driven through the hook
+	 * announces its flows only after each send, and user space matches
+	 * 4-tuples anyway.
+	 */
+	v->narrowed = false;
 	if (!(o.flags & SOCCR_VERIFY_NO_CAPTURE)) {
 		err = open_capture(v, o.buffer_kb ? o.buffer_kb : DEF_BUFFER_KB);
 		if (err)

@@ -153,8 +153,9 @@ struct soccr_verdict {
 
 /*
  * Open a verifier: the capture is activated here (so open it before
- * sending), with a filter that matches nothing until flows or segments
- * are given. opts may be NULL. Returns 0 and *out, or a negative errno
+ * sending), with a filter that takes all TCP of the namespace until a flow
+ * set is given (soccr_verifier_set_flows(); user space keeps only the
+ * segments' flows either way). opts may be NULL. Returns 0 and *out, or a negative errno
  * (-EPERM without CAP_NET_RAW, -ENODEV unknown interface, -EIO libpcap
  * error, -errno of the pcap file).
  *
