@@ -1930,6 +1930,22 @@ void soccr_vhook_frame(const void *frame, size_t len, enum soccr_link link, int 
 	pthread_mutex_unlock(&v->mu);
 }
 
+void soccr_vhook_segment(const struct soccr_segment *seg, enum soccr_link link, int ifindex,
+			 int fd, const struct soccr_vhook_expect *exp, int send_err)
+{
+	uint8_t frame[SOCCR_ETH_HLEN + 60 + 60 + 512];
+	ssize_t n;
+
+	if (!soccr_vhook_active() || !seg)
+		return;
+	n = soccr_pkt_build(seg, link, frame, sizeof(frame));
+	if (n < 0) {
+		pr_dbg("verify: hook: segment not rebuilt (%s): not verified", strerror((int)-n));
+		return;
+	}
+	soccr_vhook_frame(frame, (size_t)n, link, ifindex, fd, exp, send_err);
+}
+
 void soccr_vhook_restore_done(int fd)
 {
 	struct soccr_verifier *v = __atomic_load_n(&soccr_vhook_verifier, __ATOMIC_RELAXED);

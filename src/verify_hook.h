@@ -6,20 +6,25 @@
  * Off by default: soccr_vhook_active() is one relaxed load of a pointer that
  * only soccr_restore_set_verifier() sets, so CRIU-style callers pay nothing.
  *
- * Use, in the code that injects a segment from the peer:
+ * Use, in the code that injects a segment from the peer (src/fin.c,
+ * soccr_inject_from_peer(), which has the segment, the path and want):
  *
- *	struct soccr_vhook_expect ve = { .state = want->state,
- *		.check_rcv = want->check_rcv_nxt, .check_ack = want->check_acked };
- *	err = soccr_injector_send(inj, frame, len);
+ *	ret = soccr_injector_send_segment(path->inj, &seg);
+ *	if (soccr_vhook_active()) {
+ *		struct soccr_vhook_expect ve = { .state = want->state,
+ *			.check_rcv = want->check_rcv_nxt, .check_ack = want->check_acked };
+ *
+ *		soccr_vhook_segment(&seg, soccr_injector_link(path->inj),
+ *				    soccr_injector_ifindex(path->inj), ps->fd, &ve, ret);
+ *	}
+ *
+ * (or soccr_vhook_frame() with the bytes, when the caller built them), and
+ * once the socket side has been waited for (after the absorption loop) and
+ * before TCP_REPAIR is turned off, so that the socket-side view is the one
+ * right after the injection:
+ *
  *	if (soccr_vhook_active())
- *		soccr_vhook_frame(frame, len, link, ifindex, fd, &ve, err);
- *
- * and once per restored socket, after its last injection and before
- * TCP_REPAIR is turned off (the socket-side view must still be the one
- * right after the injections):
- *
- *	if (soccr_vhook_active())
- *		soccr_vhook_restore_done(fd);
+ *		soccr_vhook_restore_done(ps->fd);
  *
  * The capture is opened by whoever set the verifier, before the restore,
  * so the frames are on it whichever device the restore picks. The verdicts
@@ -62,7 +67,15 @@ SOCCR_HIDDEN void soccr_vhook_frame(const void *frame, size_t len, enum soccr_li
 				    int ifindex, int fd, const struct soccr_vhook_expect *exp,
 				    int send_err);
 
-/* The restore of fd is over: judge its segments' socket side now. */
+/* The same, from the segment: the frame is built here (link framing, MACs from seg). */
+SOCCR_HIDDEN void soccr_vhook_segment(const struct soccr_segment *seg, enum soccr_link link,
+				      int ifindex, int fd, const struct soccr_vhook_expect *exp,
+				      int send_err);
+
+/*
+ * The injections into fd are over (or this one was waited for): judge the
+ * socket side of its segments now. Cheap to call after each injection.
+ */
 SOCCR_HIDDEN void soccr_vhook_restore_done(int fd);
 
 #endif /* SOCCR_VERIFY_HOOK_H */

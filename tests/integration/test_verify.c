@@ -36,6 +36,7 @@
 #include <soccr/verify.h>
 
 #include "tns.h"
+#include "verify_hook.h"
 
 #define WAIT_MS 3000
 #define VERIFY_MS 300
@@ -654,6 +655,61 @@ static void test_batch_of_fins_is_absorbed_with_one_handle(void **state)
 	soccr_verifier_close(v);
 }
 
+/*
+ * The libsoccr_restore() hook, driven as src/fin.c drives it: the frame is
+ * reported after its send, with no "before" view and no flow set given
+ * (the capture takes all TCP), the socket side judged at restore_done from
+ * TCP_QUEUE_SEQ; with the verifier unset the hook records nothing.
+ */
+static void test_restore_hook_reports_each_injected_segment(void **state)
+{
+	struct ctx *x = *state;
+	struct soccr_verifier *v = verifier_open(x, NULL);
+	struct soccr_vhook_expect ve = { .state = TCP_CLOSE_WAIT, .check_rcv = true };
+	const struct soccr_verdict *vd;
+	struct soccr_segment seg;
+	struct conn k;
+	int err;
+
+	conn_open(x, AF_INET6, true, &k);
+	memset(&seg, 0, sizeof(seg));
+	seg.family = AF_INET6;
+	set_addr(&k.caddr, &seg.src, &seg.sport);
+	set_addr(&k.saddr, &seg.dst, &seg.dport);
+	seg.seq = k.rcv_nxt;
+	seg.ack = k.snd_nxt;
+	seg.flags = SOCCR_TCP_FIN | SOCCR_TCP_ACK;
+	seg.window = 1024;
+
+	/* Unset: nothing recorded (and nothing to pay). */
+	assert_false(soccr_vhook_active());
+	soccr_vhook_segment(&seg, SOCCR_LINK_ETH, soccr_injector_ifindex(x->inj), k.s, &ve, 0);
+	assert_int_equal(soccr_verifier_count(v), 0);
+
+	assert_int_equal(soccr_restore_set_verifier(v), 0);
+	assert_true(soccr_vhook_active());
+	err = soccr_injector_send_segment(x->inj, &seg);
+	assert_int_equal(err, 0);
+	soccr_vhook_segment(&seg, SOCCR_LINK_ETH, soccr_injector_ifindex(x->inj), k.s, &ve, err);
+	soccr_vhook_restore_done(k.s);
+	assert_int_equal(soccr_restore_set_verifier(NULL), 0);
+
+	assert_int_equal(soccr_verifier_collect(v), 0);
+	assert_int_equal(soccr_verifier_count(v), 1);
+	vd = soccr_verifier_verdict(v, 0);
+	assert_int_equal(vd->kind, SOCCR_VERDICT_ABSORBED);
+	assert_int_equal(vd->seen_in, 1);
+	assert_false(vd->before.valid);
+	assert_true(vd->after.repair);
+	assert_int_equal(vd->after.rcv_nxt, k.rcv_nxt + 1);
+	assert_int_equal(vd->after.state, TCP_CLOSE_WAIT);
+	/* Closing an active verifier unsets it. */
+	assert_int_equal(soccr_restore_set_verifier(v), 0);
+	soccr_verifier_close(v);
+	assert_false(soccr_vhook_active());
+	conn_close(&k);
+}
+
 static void test_bad_arguments_are_einval(void **state)
 {
 	struct soccr_verifier_opts vo = { .sz = 4 };
@@ -692,6 +748,7 @@ int main(void)
 		cmocka_unit_test(test_redirected_fin_on_veth_is_seen_once_incoming),
 		cmocka_unit_test(test_pcap_file_holds_injected_and_observed_packets),
 		cmocka_unit_test(test_batch_of_fins_is_absorbed_with_one_handle),
+		cmocka_unit_test(test_restore_hook_reports_each_injected_segment),
 		cmocka_unit_test(test_bad_arguments_are_einval),
 	};
 
