@@ -104,7 +104,9 @@ static int group_teardown(void **state)
 		return 0;
 	soccr_injector_close(x->inj);
 	tns_pair_cleanup(&x->p);
-	tns_sh(NULL, "rm -rf %s", x->tmp);
+	/* The lock tests' pins, if one failed before detaching (tc goes with the netns). */
+	tns_sh(NULL, "rm -rf %s /sys/fs/bpf/soccr-verify-%d /sys/fs/bpf/soccr-verify-%d-in", x->tmp,
+	       (int)getpid(), (int)getpid());
 	free(x);
 	return 0;
 }
@@ -442,6 +444,65 @@ static void test_unmarked_fin_on_locked_flow_is_dropped_by_the_lock(void **state
 	conn_close(&k);
 }
 
+/*
+ * The same unmarked frame with the lock at lo's ingress only (its egress
+ * filter removed): now it is transmitted, looped back and captured coming
+ * in, and the lock drops it after the capture point: seen, not absorbed,
+ * never delivered to the socket, and the hint names the lock at ingress.
+ */
+static void test_unmarked_fin_dropped_by_the_lock_at_ingress_is_seen_not_absorbed(void **state)
+{
+	struct ctx *x = *state;
+	struct soccr_lock_opts lo = { .sz = sizeof(lo) };
+	struct soccr_injector_opts io = { .sz = sizeof(io), .no_mark = 1 };
+	struct soccr_verifier_opts vo = { .sz = sizeof(vo) };
+	struct soccr_injector *unmarked = NULL;
+	struct soccr_lock *lock = NULL;
+	struct soccr_verifier *v;
+	const struct soccr_verdict *vd;
+	struct soccr_flow f;
+	uint8_t frame[128];
+	char pin[64];
+	struct conn k;
+	size_t len;
+
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/soccr-verify-%d-in", (int)getpid());
+	lo.pin_dir = pin;
+	conn_open(x, AF_INET, true, &k);
+	conn_flow(&k, &f);
+	assert_int_equal(tns_enter(x->p.nsfd[1]), 0);
+	assert_int_equal(soccr_lock_open(&lo, &lock), 0);
+	assert_int_equal(soccr_lock_attach(lock, "lo"), 0);
+	assert_int_equal(soccr_lock_add(lock, &f), 0);
+	assert_int_equal(soccr_injector_open(&io, &unmarked), 0);
+	assert_int_equal(tns_leave(), 0);
+	assert_int_equal(tns_sh(x->p.ns[1], "tc filter del dev lo egress pref %d",
+				SOCCR_LOCK_TC_PRIO), 0);
+
+	vo.lock = lock;
+	v = verifier_open(x, &vo);
+	assert_int_equal(soccr_verifier_set_flows(v, &f, 1), 0);
+	len = peer_frame(&k, SOCCR_TCP_FIN | SOCCR_TCP_ACK, k.rcv_nxt, k.snd_nxt, frame,
+			 sizeof(frame));
+	vd = verify_one(v, unmarked, frame, len, k.s);
+	assert_int_equal(vd->kind, SOCCR_VERDICT_NOT_ABSORBED);
+	assert_int_equal(vd->send_err, 0);
+	assert_int_equal(vd->seen_in, 1);
+	assert_true(vd->failed & SOCCR_VFAIL_DELIVERY);
+	assert_true(vd->failed & SOCCR_VFAIL_SEQUENCE);
+	assert_non_null(strstr(vd->hint, "the lock dropped 1 packet(s) of this flow"));
+	assert_non_null(strstr(vd->hint, "at tc ingress, after the capture point"));
+	assert_int_equal(tns_tcp_state(k.s), TCP_ESTABLISHED);
+
+	soccr_verifier_close(v);
+	soccr_injector_close(unmarked);
+	assert_int_equal(tns_enter(x->p.nsfd[1]), 0);
+	soccr_lock_detach(lock);
+	assert_int_equal(tns_leave(), 0);
+	soccr_lock_close(lock);
+	conn_close(&k);
+}
+
 /* The device is down: the send fails, nothing is captured, the hint says why. */
 static void test_injection_on_a_down_device_is_not_seen(void **state)
 {
@@ -744,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_fin_with_wrong_sequence_is_not_absorbed_sequence),
 		cmocka_unit_test(test_fin_with_corrupted_tcp_checksum_is_not_absorbed_checksum),
 		cmocka_unit_test(test_unmarked_fin_on_locked_flow_is_dropped_by_the_lock),
+		cmocka_unit_test(test_unmarked_fin_dropped_by_the_lock_at_ingress_is_seen_not_absorbed),
 		cmocka_unit_test(test_injection_on_a_down_device_is_not_seen),
 		cmocka_unit_test(test_redirected_fin_on_veth_is_seen_once_incoming),
 		cmocka_unit_test(test_pcap_file_holds_injected_and_observed_packets),
