@@ -12,6 +12,7 @@
  * (where the network lock lives), and the lock's own filters are untouched.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,9 @@ struct soccr_bypass_handle {
 int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN],
 			struct soccr_bypass_handle **out)
 {
+	/* No MAC: lo, where IPv4 frames get an output route attached instead (bpf/bypass.bpf.c). */
+	bool lo = !mac;
+	struct bpf_program *prog;
 	/* BPF_F_BEFORE with no relative program: in front of every tcx egress program. */
 	LIBBPF_OPTS(bpf_link_create_opts, lopts, .flags = SOCCR_BPF_F_BEFORE);
 	struct soccr_bypass_handle *b;
@@ -52,21 +56,26 @@ int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN],
 		goto err;
 	}
 	b->skel->rodata->pass_mark = SOCCR_MARK;
-	memcpy((void *)b->skel->rodata->own_mac, mac, SOCCR_ETH_ALEN);
+	if (!lo)
+		memcpy((void *)b->skel->rodata->own_mac, mac, SOCCR_ETH_ALEN);
+	prog = lo ? b->skel->progs.soccr_bypass_lo : b->skel->progs.soccr_bypass;
+	bpf_program__set_autoload(lo ? b->skel->progs.soccr_bypass : b->skel->progs.soccr_bypass_lo,
+				  false);
 	err = soccr_bypass__load(b->skel);
 	if (err) {
 		errno = -err;
 		pr_perror("bypass: if %d: loading the program", ifindex);
 		goto err;
 	}
-	b->link_fd = bpf_link_create(bpf_program__fd(b->skel->progs.soccr_bypass), ifindex,
+	b->link_fd = bpf_link_create(bpf_program__fd(prog), ifindex,
 				     SOCCR_BPF_TCX_EGRESS, &lopts);
 	if (b->link_fd < 0) {
 		err = -errno;
 		pr_perror("bypass: if %d: tcx egress attach (Linux 6.6+ needed)", ifindex);
 		goto err;
 	}
-	pr_dbg("bypass: if %d: attached at tcx egress (link fd %d)", ifindex, b->link_fd);
+	pr_dbg("bypass: if %d: attached at tcx egress (link fd %d%s)", ifindex, b->link_fd,
+	       lo ? ", loopback" : "");
 	*out = b;
 	return 0;
 err:

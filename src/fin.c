@@ -80,25 +80,6 @@ static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *pa
 	};
 	int ret;
 
-	if (path->loopback && seg.family == AF_INET && path->raw4_fd >= 0) {
-		/* A local peer address (see src/route.c): out through a raw socket, looped back. */
-		struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = seg.dst.v4};
-		uint8_t pkt[128];
-		ssize_t len = soccr_pkt_build(&seg, SOCCR_LINK_NONE, pkt, sizeof(pkt));
-
-		if (len < 0) {
-			errno = (int)-len;
-			pr_perror("sk %d: building the segment", ps->fd);
-			return (int)len;
-		}
-		if (sendto(path->raw4_fd, pkt, (size_t)len, 0, (struct sockaddr *)&to,
-			   sizeof(to)) != len) {
-			ret = -errno;
-			pr_perror("sk %d: sending the segment (raw IPv4 on lo)", ps->fd);
-			return ret;
-		}
-		return 0;
-	}
 	/* lo: zero MACs (lo's own). A device: its own MAC, which the bypass looks for. */
 	if (!path->loopback) {
 		memcpy(seg.eth_dst, path->mac, SOCCR_ETH_ALEN);

@@ -33,7 +33,6 @@ struct soccr_path {
 	struct soccr_injector *inj;
 	enum soccr_link link;
 	bool loopback;		     /* sent on lo: zero MACs, no redirect needed */
-	int raw4_fd;		     /* lo only: raw IPv4 socket for a peer with a local address */
 	uint8_t mac[SOCCR_ETH_ALEN]; /* destination (and source) MAC on a device */
 	int ifindex;
 };

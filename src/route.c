@@ -3,11 +3,11 @@
  * Where injected segments go (DESIGN.md, "The injection path"): an output
  * route lookup from our address to the peer's names the device.
  *  - lo (the peer is on this host): the frame is sent on lo with zero MACs
- *    and loops straight back into the receive path. Except for IPv4 from a
- *    local address: a packet that enters without a route attached and has a
- *    local source is a martian (fib_validate_source(), unless accept_local),
- *    so it is sent through a raw IPv4 socket instead, whose output route to
- *    a local address loops it back with the route attached (no check);
+ *    and loops straight back into the receive path. For IPv4, a packet that
+ *    enters without a route attached and has a local source is a martian
+ *    (fib_validate_source(), unless accept_local), so lo gets the loopback
+ *    bypass, which attaches the output route to the frame before it loops
+ *    back (bpf/bypass.bpf.c, soccr_bypass_lo);
  *  - an Ethernet device: the frame is sent on it, addressed to the device's
  *    own MAC, and the bypass (src/bypass.c) turns it around to the device's
  *    ingress, where a strict rp_filter check passes since the peer is
@@ -209,8 +209,6 @@ static int nl_socket(const struct ns_key *ns)
 
 static void entry_drop(struct path_entry *e)
 {
-	if (e->path.inj && e->path.raw4_fd >= 0)
-		close(e->path.raw4_fd);
 	soccr_bypass_detach(e->bypass);
 	soccr_injector_close(e->path.inj);
 	memset(e, 0, sizeof(*e));
@@ -236,7 +234,6 @@ static int entry_open(int sk, struct path_entry *e, int ifindex)
 	struct soccr_injector_opts opts = {.sz = sizeof(opts), .ifindex = ifindex};
 	int ret;
 
-	e->path.raw4_fd = -1;
 	ret = soccr_injector_open(&opts, &e->path.inj);
 	if (ret) {
 		errno = -ret;
@@ -247,21 +244,14 @@ static int entry_open(int sk, struct path_entry *e, int ifindex)
 	e->path.link = soccr_injector_link(e->path.inj);
 	e->path.loopback = is_loopback(soccr_injector_ifname(e->path.inj));
 	if (e->path.loopback) {
-		int mark = SOCCR_MARK;
-
-		/* IPPROTO_RAW: we write the IPv4 header (IP_HDRINCL), source included. */
-		e->path.raw4_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-		if (e->path.raw4_fd < 0 ||
-		    setsockopt(e->path.raw4_fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) {
-			ret = -errno;
-			pr_perror("sk %d: raw IPv4 socket on lo", sk);
-			if (e->path.raw4_fd >= 0)
-				close(e->path.raw4_fd);
+		ret = soccr_bypass_attach(ifindex, NULL, &e->bypass);
+		if (ret) {
+			errno = -ret;
+			pr_perror("sk %d: lo: injection bypass", sk);
 			soccr_injector_close(e->path.inj);
 			e->path.inj = NULL;
-			return ret;
 		}
-		return 0;
+		return ret;
 	}
 	if (e->path.link != SOCCR_LINK_ETH)
 		return 0;
