@@ -19,8 +19,8 @@
 
 int soccr_diag_open(void)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	struct timeval tmo = { .tv_sec = 1 };
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	struct timeval tmo = {.tv_sec = 1};
 	int fd;
 
 	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
@@ -55,7 +55,7 @@ int soccr_diag_tcp(int nlfd, int family, const union soccr_inaddr *local, uint16
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 r;
 	} req;
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	union {
 		char buf[8192];
 		struct nlmsghdr align;
@@ -99,7 +99,7 @@ int soccr_diag_tcp(int nlfd, int family, const union soccr_inaddr *local, uint16
 			unsigned int rlen;
 
 			if (nlh->nlmsg_seq != seq)
-				continue;	/* a late answer to an earlier, interrupted call */
+				continue; /* a late answer to an earlier, interrupted call */
 			if (nlh->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(nlh);
 

@@ -21,9 +21,9 @@
 struct soccr_tcp_info {
 	struct tcp_info base;
 	uint64_t pacing_rate, max_pacing_rate;
-	uint64_t bytes_acked;		/* RFC 4898 tcpEStatsAppHCThruOctetsAcked */
-	uint64_t bytes_received;	/* RFC 4898 tcpEStatsAppHCThruOctetsReceived */
-	uint32_t segs_out, segs_in;	/* RFC 4898 tcpEStatsPerfSegsOut/In */
+	uint64_t bytes_acked;	    /* RFC 4898 tcpEStatsAppHCThruOctetsAcked */
+	uint64_t bytes_received;    /* RFC 4898 tcpEStatsAppHCThruOctetsReceived */
+	uint32_t segs_out, segs_in; /* RFC 4898 tcpEStatsPerfSegsOut/In */
 };
 _Static_assert(offsetof(struct soccr_tcp_info, segs_in) == 140, "UAPI tcp_info layout");
 

@@ -38,8 +38,8 @@
 #include "verify_hook.h"
 
 #define DEF_TIMEOUT_MS 250
-#define DEF_SNAPLEN 2048
-#define DEF_BUFFER_KB 8192
+#define DEF_SNAPLEN    2048
+#define DEF_BUFFER_KB  8192
 /*
  * With a pcap file, how long to keep capturing after the last segment was
  * seen, so that the socket's answers are in the file: an ACK of a FIN is
@@ -66,24 +66,24 @@ struct fkey {
 
 struct seg {
 	struct soccr_verdict vd;
-	size_t frame_off;		/* in v->arena */
+	size_t frame_off; /* in v->arena */
 	uint32_t frame_len, l3_off;
 	enum soccr_link link;
-	int fd;				/* -1: sock_diag by the 4-tuple */
-	int sent;			/* 0 not reported, 1 sent, -1 send failed */
-	bool sock_done;			/* the socket side is judged */
+	int fd;		/* -1: sock_diag by the 4-tuple */
+	int sent;	/* 0 not reported, 1 sent, -1 send failed */
+	bool sock_done; /* the socket side is judged */
 	bool judged;
-	bool exact_seen;		/* at least one byte-exact copy */
-	bool bytes_differ;		/* a same-key copy with other bytes */
+	bool exact_seen;   /* at least one byte-exact copy */
+	bool bytes_differ; /* a same-key copy with other bytes */
 	size_t diff_off;
 	bool csum_bad;
 	bool ip_csum_ok, tcp_csum_ok;
-	bool flow_late;			/* its flow joined the filter after the send */
-	bool precise;			/* always read the queue sequences */
-	int read_err;			/* last socket read: 0 or a negative errno */
-	struct timeval ts;		/* when registered */
+	bool flow_late;	   /* its flow joined the filter after the send */
+	bool precise;	   /* always read the queue sequences */
+	int read_err;	   /* last socket read: 0 or a negative errno */
+	struct timeval ts; /* when registered */
 	uint32_t hkey;
-	int next;			/* hash chain */
+	int next; /* hash chain */
 };
 
 struct flowent {
@@ -93,7 +93,7 @@ struct flowent {
 
 struct obs {
 	struct pcap_pkthdr h;
-	size_t off;			/* in v->obuf */
+	size_t off; /* in v->obuf */
 };
 
 struct mib {
@@ -113,26 +113,26 @@ struct soccr_verifier {
 	unsigned int timeout_ms, snaplen, linger_ms;
 	struct soccr_lock *lock;
 	int diag_fd;
-	int ctl_fd;			/* ioctl socket for device flags */
-	int snmp_fd, netstat_fd;	/* /proc/net/{snmp,netstat} of our netns */
-	int name_cache_idx;		/* last ifindex -> name looked up (a device can be renamed: */
-	char name_cache[IF_NAMESIZE];	/* the cache is dropped at every collect) */
+	int ctl_fd;		      /* ioctl socket for device flags */
+	int snmp_fd, netstat_fd;      /* /proc/net/{snmp,netstat} of our netns */
+	int name_cache_idx;	      /* last ifindex -> name looked up (a device can be renamed: */
+	char name_cache[IF_NAMESIZE]; /* the cache is dropped at every collect) */
 
 	struct seg *segs;
 	size_t nseg, seg_cap;
-	size_t judged;			/* segs[0..judged) have final verdicts */
-	size_t pending_in;		/* sent segments not yet seen entering the stack */
+	size_t judged;	   /* segs[0..judged) have final verdicts */
+	size_t pending_in; /* sent segments not yet seen entering the stack */
 	unsigned int since_drain;
 
 	unsigned char *arena;
 	size_t arena_len, arena_cap;
 
 	int *buckets;
-	size_t nbuckets;		/* power of two */
+	size_t nbuckets; /* power of two */
 
-	struct flowent *flows;		/* open addressing set of fkeys */
+	struct flowent *flows; /* open addressing set of fkeys */
 	size_t nflows, flow_cap;
-	bool narrowed;			/* a flow set was given: the filter lists flows */
+	bool narrowed; /* a flow set was given: the filter lists flows */
 	bool filter_dirty;
 
 	struct obs *obs;
@@ -145,7 +145,7 @@ struct soccr_verifier {
 	bool lock_snap;
 	struct mib mib_before;
 	unsigned int pcap_drops_before;
-	char *scratch;			/* filter text */
+	char *scratch; /* filter text */
 };
 
 /* ---- small helpers ----------------------------------------------------------------- */
@@ -183,7 +183,7 @@ static size_t addr_len(int family)
 static void fkey_make(struct fkey *k, int family, const union soccr_inaddr *x, uint16_t px,
 		      const union soccr_inaddr *y, uint16_t py)
 {
-	uint8_t ax[16] = { 0 }, ay[16] = { 0 };
+	uint8_t ax[16] = {0}, ay[16] = {0};
 	size_t l = addr_len(family);
 	int c;
 
@@ -241,11 +241,16 @@ static bool seg_same_key(const struct soccr_segment *a, const struct soccr_segme
 static const char *state_name(int st)
 {
 	static const char *const names[] = {
-		[TCP_ESTABLISHED] = "ESTABLISHED", [TCP_SYN_SENT] = "SYN_SENT",
-		[TCP_SYN_RECV] = "SYN_RECV",	   [TCP_FIN_WAIT1] = "FIN_WAIT1",
-		[TCP_FIN_WAIT2] = "FIN_WAIT2",	   [TCP_TIME_WAIT] = "TIME_WAIT",
-		[TCP_CLOSE] = "CLOSE",		   [TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-		[TCP_LAST_ACK] = "LAST_ACK",	   [TCP_LISTEN] = "LISTEN",
+		[TCP_ESTABLISHED] = "ESTABLISHED",
+		[TCP_SYN_SENT] = "SYN_SENT",
+		[TCP_SYN_RECV] = "SYN_RECV",
+		[TCP_FIN_WAIT1] = "FIN_WAIT1",
+		[TCP_FIN_WAIT2] = "FIN_WAIT2",
+		[TCP_TIME_WAIT] = "TIME_WAIT",
+		[TCP_CLOSE] = "CLOSE",
+		[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+		[TCP_LAST_ACK] = "LAST_ACK",
+		[TCP_LISTEN] = "LISTEN",
 		[TCP_CLOSING] = "CLOSING",
 	};
 
@@ -328,7 +333,8 @@ static long long mib_field(int fd, const char *proto, const char *field)
 	if (len <= 0)
 		return -1;
 	buf[len] = '\0';
-	for (names = buf; names && *names; names = strchr(names, '\n') ? strchr(names, '\n') + 1 : NULL) {
+	for (names = buf; names && *names;
+	     names = strchr(names, '\n') ? strchr(names, '\n') + 1 : NULL) {
 		if (strncmp(names, proto, pl) || names[pl] != ':')
 			continue;
 		end = strchr(names, '\n');
@@ -359,8 +365,8 @@ static void mib_read(const struct soccr_verifier *v, struct mib *m)
 
 /* ---- the capture ------------------------------------------------------------------- */
 
-static int filter_add_addr(char *buf, size_t len, size_t *used, int family,
-			   const void *addr, bool first)
+static int filter_add_addr(char *buf, size_t len, size_t *used, int family, const void *addr,
+			   bool first)
 {
 	char ip[INET6_ADDRSTRLEN];
 	int n;
@@ -425,7 +431,7 @@ static int filter_text(struct soccr_verifier *v, char **out)
 		}
 	} else {
 		/* Distinct addresses, deduplicated by a linear scan of what is written. */
-		uint8_t (*seen)[17] = calloc(MAX_FILTER_ADDRS, sizeof(*seen));
+		uint8_t(*seen)[17] = calloc(MAX_FILTER_ADDRS, sizeof(*seen));
 		size_t nseen = 0;
 		bool too_many = false;
 
@@ -490,8 +496,7 @@ static int filter_apply(struct soccr_verifier *v)
 	if (err)
 		return err;
 	/* The optimiser would reject the deliberately empty filter; others are small. */
-	if (pcap_compile(v->pc, &prog, text, !(v->narrowed && !v->nflows),
-			 PCAP_NETMASK_UNKNOWN)) {
+	if (pcap_compile(v->pc, &prog, text, !(v->narrowed && !v->nflows), PCAP_NETMASK_UNKNOWN)) {
 		pr_err("verify: pcap_compile '%.200s': %s", text, pcap_geterr(v->pc));
 		free(text);
 		return -EINVAL;
@@ -580,7 +585,7 @@ static int seg_index_add(struct soccr_verifier *v, size_t i)
 			return -ENOMEM;
 		v->buckets = b;
 		v->nbuckets = nb;
-		seg_index_rebuild(v);	/* includes i */
+		seg_index_rebuild(v); /* includes i */
 		return 0;
 	}
 	v->segs[i].next = v->buckets[v->segs[i].hkey & (v->nbuckets - 1)];
@@ -615,7 +620,7 @@ static void keep_obs(struct soccr_verifier *v, const struct pcap_pkthdr *h, cons
 		return;
 	if (grow((void **)&v->obs, &v->obs_cap, v->nobs + 1, sizeof(*v->obs)) ||
 	    grow((void **)&v->obuf, &v->obuf_cap, v->obuf_len + h->caplen, 1))
-		return;	/* out of memory: the file misses a packet, the verdicts do not */
+		return; /* out of memory: the file misses a packet, the verdicts do not */
 	v->obs[v->nobs].h = *h;
 	v->obs[v->nobs].off = v->obuf_len;
 	memcpy(v->obuf + v->obuf_len, bytes, h->caplen);
@@ -644,7 +649,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 	l3 = bytes + SLL2_HDR_LEN;
 	l3len = h->caplen - SLL2_HDR_LEN;
 	if (soccr_pkt_parse(l3, l3len, SOCCR_LINK_NONE, SOCCR_PARSE_NOCSUM, &s))
-		return;	/* not TCP, or truncated by the snap length */
+		return; /* not TCP, or truncated by the snap length */
 	fkey_make(&k, s.family, &s.src, s.sport, &s.dst, s.dport);
 	if (!flow_find(v, &k, &slot))
 		return;
@@ -751,7 +756,7 @@ static int read_local(int fd, bool queues, bool send, struct soccr_verify_sock *
 		return 0;
 	len = sizeof(q);
 	if (getsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, &len))
-		return 0;	/* not in repair mode */
+		return 0; /* not in repair mode */
 	cur = q;
 	if (cur != TCP_RECV_QUEUE) {
 		cur = TCP_RECV_QUEUE;
@@ -890,7 +895,8 @@ static bool sock_ok(struct seg *g, int read_err, char *why, size_t wlen)
 	if (read_err) {
 		g->vd.failed |= SOCCR_VFAIL_SOCKET;
 		if (g->fd >= 0)
-			snprintf(why, wlen, "socket: fd %d: TCP_INFO: %s", g->fd, strerror(-read_err));
+			snprintf(why, wlen, "socket: fd %d: TCP_INFO: %s", g->fd,
+				 strerror(-read_err));
 		else if (read_err == -ENOENT)
 			snprintf(why, wlen, "socket: no TCP socket %s <- %s (sock_diag)",
 				 fmt_ep(s->family, &s->dst, s->dport, ep, sizeof(ep)),
@@ -906,10 +912,12 @@ static bool sock_ok(struct seg *g, int read_err, char *why, size_t wlen)
 			if (a->rcv_nxt != want) {
 				fail |= SOCCR_VFAIL_SEQUENCE;
 				if (a->rcv_nxt != s->seq)
-					addf(why, wlen, "sequence: segment seq %u, socket rcv_nxt %u",
-					     s->seq, a->rcv_nxt);
+					addf(why, wlen,
+					     "sequence: segment seq %u, socket rcv_nxt %u", s->seq,
+					     a->rcv_nxt);
 				else
-					addf(why, wlen, "sequence: rcv_nxt still %u, not advanced to %u",
+					addf(why, wlen,
+					     "sequence: rcv_nxt still %u, not advanced to %u",
 					     a->rcv_nxt, want);
 			}
 		} else if (b->valid) {
@@ -936,10 +944,13 @@ static bool sock_ok(struct seg *g, int read_err, char *why, size_t wlen)
 			if (a->repair)
 				addf(why, wlen,
 				     "acknowledgement: ack %u, socket write_seq %u, %u segment(s) "
-				     "unacked", s->ack, a->write_seq, a->unacked);
+				     "unacked",
+				     s->ack, a->write_seq, a->unacked);
 			else
-				addf(why, wlen, "acknowledgement: ack %u did not clear the %u unacked "
-				     "segment(s)", s->ack, a->unacked);
+				addf(why, wlen,
+				     "acknowledgement: ack %u did not clear the %u unacked "
+				     "segment(s)",
+				     s->ack, a->unacked);
 		}
 	}
 	if (g->vd.want_state && a->state != g->vd.want_state) {
@@ -1042,8 +1053,9 @@ SOCCR_API int soccr_verifier_open(const struct soccr_verifier_opts *opts,
 	v->pfd = v->diag_fd = v->ctl_fd = v->snmp_fd = v->netstat_fd = -1;
 	v->timeout_ms = o.timeout_ms ? o.timeout_ms : DEF_TIMEOUT_MS;
 	v->snaplen = o.snaplen ? o.snaplen : DEF_SNAPLEN;
-	v->linger_ms = (o.flags & SOCCR_VERIFY_NO_LINGER) ? 0 :
-		       o.linger_ms ? o.linger_ms : DEF_LINGER_MS;
+	v->linger_ms = (o.flags & SOCCR_VERIFY_NO_LINGER) ? 0
+		       : o.linger_ms			  ? o.linger_ms
+							  : DEF_LINGER_MS;
 	v->lock = o.lock;
 	/* Everything bound to a netns is opened now, in the caller's (see verify.h). */
 	v->ctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -1249,7 +1261,8 @@ static int expect_locked(struct soccr_verifier *v, const void *frame, size_t len
 	if (ifindex)
 		dev_name(v, ifindex, g->vd.ifname);
 	if (before) {
-		/* Repair-mode queues are read afterwards only: the segment itself says where rcv_nxt must be. */
+		/* Repair-mode queues are read afterwards only: the segment itself says where
+		 * rcv_nxt must be. */
 		if (fd >= 0)
 			read_local(fd, false, false, &g->vd.before);
 		else if (read_diag(v, &s, &g->vd.before))
@@ -1274,7 +1287,8 @@ static int expect_locked(struct soccr_verifier *v, const void *frame, size_t len
 	}
 	if (v->snaplen < len - s.l3_off)
 		pr_dbg("verify: frame of %zu bytes above the snap length %u: it will not be "
-		       "matched", len, v->snaplen);
+		       "matched",
+		       len, v->snaplen);
 	return (int)i;
 }
 
@@ -1282,7 +1296,7 @@ SOCCR_API int soccr_verifier_expect(struct soccr_verifier *v, const void *frame,
 				    enum soccr_link link, int ifindex,
 				    const struct soccr_verify_expect *exp)
 {
-	struct soccr_verify_expect e = { .sz = sizeof(e), .fd = -1 };
+	struct soccr_verify_expect e = {.sz = sizeof(e), .fd = -1};
 	int ret;
 
 	if (!v || !frame || (link != SOCCR_LINK_NONE && link != SOCCR_LINK_ETH) || ifindex < 0)
@@ -1338,7 +1352,7 @@ static void wait_wire(struct soccr_verifier *v, uint64_t deadline)
 	drain(v);
 	while (v->pending_in) {
 		uint64_t now = now_ms();
-		struct pollfd pfd = { .fd = v->pfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = v->pfd, .events = POLLIN};
 
 		if (now >= deadline)
 			break;
@@ -1352,7 +1366,7 @@ static void wait_wire(struct soccr_verifier *v, uint64_t deadline)
 static void linger(struct soccr_verifier *v, uint64_t deadline)
 {
 	for (uint64_t now = now_ms(); now < deadline; now = now_ms()) {
-		struct pollfd pfd = { .fd = v->pfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = v->pfd, .events = POLLIN};
 
 		if (poll(&pfd, 1, (int)(deadline - now)) < 0 && errno != EINTR)
 			break;
@@ -1461,7 +1475,8 @@ static void verdict(struct soccr_verifier *v, struct seg *g, const struct soccr_
 	if (g->sent < 0) {
 		vd->kind = SOCCR_VERDICT_NOT_SEEN;
 		vd->failed |= SOCCR_VFAIL_SEND | SOCCR_VFAIL_WIRE;
-		snprintf(vd->reason, sizeof(vd->reason), "send failed: %s", strerror(-vd->send_err));
+		snprintf(vd->reason, sizeof(vd->reason), "send failed: %s",
+			 strerror(-vd->send_err));
 	} else if (v->pc && !g->exact_seen && !g->bytes_differ) {
 		vd->kind = SOCCR_VERDICT_NOT_SEEN;
 		vd->failed |= SOCCR_VFAIL_WIRE;
@@ -1479,7 +1494,8 @@ static void verdict(struct soccr_verifier *v, struct seg *g, const struct soccr_
 	} else if (g->csum_bad) {
 		vd->kind = SOCCR_VERDICT_NOT_ABSORBED;
 		vd->failed |= SOCCR_VFAIL_CHECKSUM;
-		snprintf(vd->reason, sizeof(vd->reason), "checksum: %s checksum invalid on the wire",
+		snprintf(vd->reason, sizeof(vd->reason),
+			 "checksum: %s checksum invalid on the wire",
 			 !g->ip_csum_ok ? "IPv4 header" : "TCP");
 	} else if (!sock_pass) {
 		vd->kind = SOCCR_VERDICT_NOT_ABSORBED;
@@ -1632,7 +1648,7 @@ SOCCR_API int soccr_verifier_collect(struct soccr_verifier *v)
 {
 	struct soccr_lock_entry *la = NULL;
 	struct pcap_stat st;
-	struct mib ma = { 0 };
+	struct mib ma = {0};
 	size_t nla = 0, from;
 	unsigned int drops = 0;
 	int bad = 0;
@@ -1658,7 +1674,8 @@ SOCCR_API int soccr_verifier_collect(struct soccr_verifier *v)
 			any_bad = true;
 	}
 	if (v->pc && soccr_log_enabled(SOCCR_LOG_DBG) && !pcap_stats(v->pc, &st))
-		pr_dbg("verify: batch of %zu segments: capture received %u, dropped %u (since open)",
+		pr_dbg("verify: batch of %zu segments: capture received %u, dropped %u (since "
+		       "open)",
 		       v->nseg - from, st.ps_recv, st.ps_drop);
 	if (any_bad) {
 		if (v->lock && soccr_lock_list(v->lock, &la, &nla))
@@ -1701,7 +1718,7 @@ SOCCR_API size_t soccr_verifier_count(const struct soccr_verifier *v)
 }
 
 SOCCR_API const struct soccr_verdict *soccr_verifier_verdict(const struct soccr_verifier *v,
-							      size_t i)
+							     size_t i)
 {
 	if (!v || i >= v->nseg)
 		return NULL;
@@ -1822,8 +1839,8 @@ static void sb_str(struct sbuf *b, const char *s)
 }
 
 static const char *const fail_names[] = {
-	"send", "wire", "bytes", "checksum", "sequence", "acknowledgement", "state", "socket",
-	"delivery",
+	"send",	 "wire",   "bytes",    "checksum", "sequence", "acknowledgement",
+	"state", "socket", "delivery",
 };
 
 static void sb_sock(struct sbuf *b, const char *name, const struct soccr_verify_sock *s)
@@ -1832,10 +1849,11 @@ static void sb_sock(struct sbuf *b, const char *name, const struct soccr_verify_
 		sb_printf(b, ",\"%s\":null", name);
 		return;
 	}
-	sb_printf(b, ",\"%s\":{\"state\":\"%s\",\"segs_in\":%u,\"bytes_received\":%llu,"
-		  "\"bytes_acked\":%llu,\"unacked\":%u", name, state_name(s->state), s->segs_in,
-		  (unsigned long long)s->bytes_received, (unsigned long long)s->bytes_acked,
-		  s->unacked);
+	sb_printf(b,
+		  ",\"%s\":{\"state\":\"%s\",\"segs_in\":%u,\"bytes_received\":%llu,"
+		  "\"bytes_acked\":%llu,\"unacked\":%u",
+		  name, state_name(s->state), s->segs_in, (unsigned long long)s->bytes_received,
+		  (unsigned long long)s->bytes_acked, s->unacked);
 	if (s->repair)
 		sb_printf(b, ",\"rcv_nxt\":%u,\"write_seq\":%u", s->rcv_nxt, s->write_seq);
 	sb_printf(b, "}");
@@ -1843,8 +1861,8 @@ static void sb_sock(struct sbuf *b, const char *name, const struct soccr_verify_
 
 SOCCR_API int soccr_verifier_json(const struct soccr_verifier *v, char **out)
 {
-	struct sbuf b = { 0 };
-	size_t count[4] = { 0 };
+	struct sbuf b = {0};
+	size_t count[4] = {0};
 
 	if (!v || !out)
 		return -EINVAL;
@@ -1919,8 +1937,8 @@ void soccr_vhook_frame(const void *frame, size_t len, enum soccr_link link, int 
 	}
 	pthread_mutex_lock(&v->mu);
 	nflows = v->nflows;
-	id = expect_locked(v, frame, len, link, ifindex, fd, checks ? checks : SOCCR_VERIFY_CHECK_AUTO,
-			   exp ? exp->state : 0, false);
+	id = expect_locked(v, frame, len, link, ifindex, fd,
+			   checks ? checks : SOCCR_VERIFY_CHECK_AUTO, exp ? exp->state : 0, false);
 	if (id >= 0) {
 		/* A flow the caller did not announce entered the filter only now. */
 		if (v->narrowed && v->nflows > nflows)
@@ -1930,8 +1948,8 @@ void soccr_vhook_frame(const void *frame, size_t len, enum soccr_link link, int 
 	pthread_mutex_unlock(&v->mu);
 }
 
-void soccr_vhook_segment(const struct soccr_segment *seg, enum soccr_link link, int ifindex,
-			 int fd, const struct soccr_vhook_expect *exp, int send_err)
+void soccr_vhook_segment(const struct soccr_segment *seg, enum soccr_link link, int ifindex, int fd,
+			 const struct soccr_vhook_expect *exp, int send_err)
 {
 	uint8_t frame[SOCCR_ETH_HLEN + 60 + 60 + 512];
 	ssize_t n;

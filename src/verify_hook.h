@@ -47,9 +47,9 @@ struct soccr_verifier;
 SOCCR_HIDDEN extern struct soccr_verifier *soccr_vhook_verifier;
 
 struct soccr_vhook_expect {
-	int state;		/* TCP state expected afterwards, 0: derive */
-	bool check_rcv;		/* the receive sequence advanced past the segment */
-	bool check_ack;		/* nothing left unacknowledged in the send queue */
+	int state;	/* TCP state expected afterwards, 0: derive */
+	bool check_rcv; /* the receive sequence advanced past the segment */
+	bool check_ack; /* nothing left unacknowledged in the send queue */
 };
 
 static inline bool soccr_vhook_active(void)

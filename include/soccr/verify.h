@@ -53,31 +53,31 @@ extern "C" {
 struct soccr_verifier;
 
 /* soccr_verifier_opts.flags */
-#define SOCCR_VERIFY_NO_CAPTURE 0x1	/* socket-side checks only, no libpcap capture */
-#define SOCCR_VERIFY_NO_LINGER 0x2	/* pcap file: do not wait for the socket's answers */
+#define SOCCR_VERIFY_NO_CAPTURE 0x1 /* socket-side checks only, no libpcap capture */
+#define SOCCR_VERIFY_NO_LINGER	0x2 /* pcap file: do not wait for the socket's answers */
 
 struct soccr_verifier_opts {
-	size_t sz;		/* sizeof(struct soccr_verifier_opts) */
-	const char *ifname;	/* capture only this interface; NULL and ifindex 0: all of them */
-	int ifindex;		/* used when ifname is NULL */
-	unsigned int timeout_ms;/* bound on every wait (capture and socket); 0: 250 ms */
-	unsigned int snaplen;	/* bytes captured per packet; 0: 2048 */
-	unsigned int buffer_kb;	/* capture ring size in KiB; 0: 8192 */
-	const char *pcap_path;	/* non-NULL: write a pcap file (DLT_LINUX_SLL2), see below */
+	size_t sz;		 /* sizeof(struct soccr_verifier_opts) */
+	const char *ifname;	 /* capture only this interface; NULL and ifindex 0: all of them */
+	int ifindex;		 /* used when ifname is NULL */
+	unsigned int timeout_ms; /* bound on every wait (capture and socket); 0: 250 ms */
+	unsigned int snaplen;	 /* bytes captured per packet; 0: 2048 */
+	unsigned int buffer_kb;	 /* capture ring size in KiB; 0: 8192 */
+	const char *pcap_path;	 /* non-NULL: write a pcap file (DLT_LINUX_SLL2), see below */
 	/*
 	 * With a pcap file: keep capturing this long after the batch was seen,
 	 * so that the socket's answers (a delayed ACK: 40 ms and more) are in
 	 * the file; 0: 100 ms; SOCCR_VERIFY_NO_LINGER: not at all.
 	 */
 	unsigned int linger_ms;
-	struct soccr_lock *lock;/* non-NULL: per-flow lock counters go into the hints */
-	unsigned int flags;	/* SOCCR_VERIFY_* */
+	struct soccr_lock *lock; /* non-NULL: per-flow lock counters go into the hints */
+	unsigned int flags;	 /* SOCCR_VERIFY_* */
 };
 
 /* What the socket must show once the segment was absorbed. */
-#define SOCCR_VERIFY_CHECK_RCV 0x1	/* receive sequence advanced past the segment (FIN/data) */
-#define SOCCR_VERIFY_CHECK_ACK 0x2	/* the send side is acknowledged up to the segment's ack */
-#define SOCCR_VERIFY_CHECK_AUTO 0x80	/* derive checks and state from the segment (default) */
+#define SOCCR_VERIFY_CHECK_RCV	0x1  /* receive sequence advanced past the segment (FIN/data) */
+#define SOCCR_VERIFY_CHECK_ACK	0x2  /* the send side is acknowledged up to the segment's ack */
+#define SOCCR_VERIFY_CHECK_AUTO 0x80 /* derive checks and state from the segment (default) */
 /*
  * A local socket is judged from TCP_INFO's bytes_received / bytes_acked
  * deltas against the "before" view (exactly what rcv_nxt / snd_una moved),
@@ -88,7 +88,7 @@ struct soccr_verifier_opts {
 #define SOCCR_VERIFY_PRECISE 0x100
 
 struct soccr_verify_expect {
-	size_t sz;		/* sizeof(struct soccr_verify_expect) */
+	size_t sz; /* sizeof(struct soccr_verify_expect) */
 	/*
 	 * The receiving socket: a local fd, or -1 to look it up by the
 	 * segment's 4-tuple (local = the segment's destination) through
@@ -102,53 +102,53 @@ struct soccr_verify_expect {
 	 * -> FIN_WAIT2, ...), no check when nothing can be derived.
 	 */
 	int state;
-	unsigned int checks;	/* SOCCR_VERIFY_CHECK_* (0: AUTO), | SOCCR_VERIFY_PRECISE */
+	unsigned int checks; /* SOCCR_VERIFY_CHECK_* (0: AUTO), | SOCCR_VERIFY_PRECISE */
 };
 
 enum soccr_verdict_kind {
-	SOCCR_VERDICT_PENDING = 0,	/* not collected yet */
+	SOCCR_VERDICT_PENDING = 0, /* not collected yet */
 	SOCCR_VERDICT_ABSORBED,
 	SOCCR_VERDICT_NOT_ABSORBED,
 	SOCCR_VERDICT_NOT_SEEN,
 };
 
 /* Which checks failed (soccr_verdict.failed). */
-#define SOCCR_VFAIL_SEND	0x001	/* the send call failed */
-#define SOCCR_VFAIL_WIRE	0x002	/* not captured (not-seen) */
-#define SOCCR_VFAIL_BYTES	0x004	/* captured, but not the bytes built */
-#define SOCCR_VFAIL_CHECKSUM	0x008	/* captured with an invalid IP or TCP checksum */
-#define SOCCR_VFAIL_SEQUENCE	0x010	/* the receive sequence did not advance as expected */
-#define SOCCR_VFAIL_ACK		0x020	/* the send side did not show the acknowledgement */
-#define SOCCR_VFAIL_STATE	0x040	/* not the expected TCP state */
-#define SOCCR_VFAIL_SOCKET	0x080	/* no such socket (sock_diag) or getsockopt failed */
-#define SOCCR_VFAIL_DELIVERY	0x100	/* captured incoming, but never reached the socket */
+#define SOCCR_VFAIL_SEND     0x001 /* the send call failed */
+#define SOCCR_VFAIL_WIRE     0x002 /* not captured (not-seen) */
+#define SOCCR_VFAIL_BYTES    0x004 /* captured, but not the bytes built */
+#define SOCCR_VFAIL_CHECKSUM 0x008 /* captured with an invalid IP or TCP checksum */
+#define SOCCR_VFAIL_SEQUENCE 0x010 /* the receive sequence did not advance as expected */
+#define SOCCR_VFAIL_ACK	     0x020 /* the send side did not show the acknowledgement */
+#define SOCCR_VFAIL_STATE    0x040 /* not the expected TCP state */
+#define SOCCR_VFAIL_SOCKET   0x080 /* no such socket (sock_diag) or getsockopt failed */
+#define SOCCR_VFAIL_DELIVERY 0x100 /* captured incoming, but never reached the socket */
 
 /* TCP_INFO / sock_diag view of the socket. */
 struct soccr_verify_sock {
-	int valid;		/* 0: not read */
-	int state;		/* TCP_* */
-	int repair;		/* TCP_QUEUE_SEQ values below are valid */
-	uint32_t rcv_nxt, write_seq;	/* repair mode only */
-	uint32_t unacked;	/* tcpi_unacked (segments in flight) */
+	int valid;		     /* 0: not read */
+	int state;		     /* TCP_* */
+	int repair;		     /* TCP_QUEUE_SEQ values below are valid */
+	uint32_t rcv_nxt, write_seq; /* repair mode only */
+	uint32_t unacked;	     /* tcpi_unacked (segments in flight) */
 	uint32_t segs_in;
 	uint64_t bytes_received, bytes_acked;
 };
 
 /* The fate of one segment. Owned by the verifier. */
 struct soccr_verdict {
-	struct soccr_segment seg;	/* as built (payload NULL) */
+	struct soccr_segment seg; /* as built (payload NULL) */
 	enum soccr_verdict_kind kind;
-	unsigned int failed;		/* SOCCR_VFAIL_* */
-	int send_err;			/* negative errno from the send, 0 */
-	int ifindex;			/* device it was injected on (0 unknown) */
+	unsigned int failed; /* SOCCR_VFAIL_* */
+	int send_err;	     /* negative errno from the send, 0 */
+	int ifindex;	     /* device it was injected on (0 unknown) */
 	char ifname[16];
-	unsigned int seen_out, seen_in;	/* captured copies: transmitted, received */
+	unsigned int seen_out, seen_in; /* captured copies: transmitted, received */
 	unsigned int seen_other;	/* received, but not for this host (wrong MAC) */
 	struct soccr_verify_sock before, after;
-	int want_state;			/* 0: none */
-	unsigned int checks;		/* SOCCR_VERIFY_CHECK_* actually applied */
-	char reason[192];		/* why this verdict, one phrase */
-	char hint[256];			/* what else was observed (lock, device, stack), or "" */
+	int want_state;	     /* 0: none */
+	unsigned int checks; /* SOCCR_VERIFY_CHECK_* actually applied */
+	char reason[192];    /* why this verdict, one phrase */
+	char hint[256];	     /* what else was observed (lock, device, stack), or "" */
 };
 
 /*

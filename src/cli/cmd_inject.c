@@ -25,9 +25,9 @@
 
 /* Defaults, as --help states them. */
 #define DEF_FLAGS SOCCR_TCP_ACK
-#define DEF_WIN 65535
-#define DEF_DEV "lo"
-#define MAX_COUNT 65536		/* one buffer, n iovecs pointing at it */
+#define DEF_WIN	  65535
+#define DEF_DEV	  "lo"
+#define MAX_COUNT 65536 /* one buffer, n iovecs pointing at it */
 /* Large enough for any frame the builder makes (libpcap's own default is 262144). */
 #define PCAP_SNAPLEN 262144
 
@@ -35,9 +35,9 @@ static const struct {
 	const char *name;
 	uint8_t bit;
 } flag_names[] = {
-	{ "fin", SOCCR_TCP_FIN }, { "syn", SOCCR_TCP_SYN }, { "rst", SOCCR_TCP_RST },
-	{ "psh", SOCCR_TCP_PSH }, { "ack", SOCCR_TCP_ACK }, { "urg", SOCCR_TCP_URG },
-	{ "ece", SOCCR_TCP_ECE }, { "cwr", SOCCR_TCP_CWR },
+	{"fin", SOCCR_TCP_FIN}, {"syn", SOCCR_TCP_SYN}, {"rst", SOCCR_TCP_RST},
+	{"psh", SOCCR_TCP_PSH}, {"ack", SOCCR_TCP_ACK}, {"urg", SOCCR_TCP_URG},
+	{"ece", SOCCR_TCP_ECE}, {"cwr", SOCCR_TCP_CWR},
 };
 
 static void usage(FILE *f)
@@ -68,7 +68,8 @@ static void usage(FILE *f)
 		"  --mark N           SO_MARK of the frames (default: 0x%x, passes the lock)\n"
 		"  --no-mark          send without SO_MARK\n"
 		"  --verify           prove the segment's fate: captured (libpcap) byte for byte\n"
-		"                     with valid checksums, and taken by the socket --dst <- --src\n"
+		"                     with valid checksums, and taken by the socket --dst <- "
+		"--src\n"
 		"                     (found through sock_diag, any process): a report line on\n"
 		"                     stderr: absorbed, not-absorbed or not-seen, and why\n"
 		"  --json             with --verify: the report as JSON on stdout\n"
@@ -193,38 +194,52 @@ static int report(struct soccr_verifier *ver, bool json)
 }
 
 enum {
-	OPT_SRC = 256, OPT_DST, OPT_SEQ, OPT_ACK, OPT_FLAGS, OPT_WIN, OPT_DEV, OPT_COUNT,
-	OPT_PCAP, OPT_VERIFY, OPT_NO_MARK, OPT_MARK, OPT_DST_MAC, OPT_TTL, OPT_DATA, OPT_JSON,
+	OPT_SRC = 256,
+	OPT_DST,
+	OPT_SEQ,
+	OPT_ACK,
+	OPT_FLAGS,
+	OPT_WIN,
+	OPT_DEV,
+	OPT_COUNT,
+	OPT_PCAP,
+	OPT_VERIFY,
+	OPT_NO_MARK,
+	OPT_MARK,
+	OPT_DST_MAC,
+	OPT_TTL,
+	OPT_DATA,
+	OPT_JSON,
 	OPT_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
-	{ "src", required_argument, NULL, OPT_SRC },
-	{ "dst", required_argument, NULL, OPT_DST },
-	{ "seq", required_argument, NULL, OPT_SEQ },
-	{ "ack", required_argument, NULL, OPT_ACK },
-	{ "flags", required_argument, NULL, OPT_FLAGS },
-	{ "win", required_argument, NULL, OPT_WIN },
-	{ "dev", required_argument, NULL, OPT_DEV },
-	{ "count", required_argument, NULL, OPT_COUNT },
-	{ "pcap", required_argument, NULL, OPT_PCAP },
-	{ "verify", no_argument, NULL, OPT_VERIFY },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "no-mark", no_argument, NULL, OPT_NO_MARK },
-	{ "mark", required_argument, NULL, OPT_MARK },
-	{ "dst-mac", required_argument, NULL, OPT_DST_MAC },
-	{ "ttl", required_argument, NULL, OPT_TTL },
-	{ "data", required_argument, NULL, OPT_DATA },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{"src", required_argument, NULL, OPT_SRC},
+	{"dst", required_argument, NULL, OPT_DST},
+	{"seq", required_argument, NULL, OPT_SEQ},
+	{"ack", required_argument, NULL, OPT_ACK},
+	{"flags", required_argument, NULL, OPT_FLAGS},
+	{"win", required_argument, NULL, OPT_WIN},
+	{"dev", required_argument, NULL, OPT_DEV},
+	{"count", required_argument, NULL, OPT_COUNT},
+	{"pcap", required_argument, NULL, OPT_PCAP},
+	{"verify", no_argument, NULL, OPT_VERIFY},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"no-mark", no_argument, NULL, OPT_NO_MARK},
+	{"mark", required_argument, NULL, OPT_MARK},
+	{"dst-mac", required_argument, NULL, OPT_DST_MAC},
+	{"ttl", required_argument, NULL, OPT_TTL},
+	{"data", required_argument, NULL, OPT_DATA},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 int cmd_inject(int argc, char **argv)
 {
 	struct sockaddr_storage src, dst;
-	struct soccr_injector_opts iopts = { .sz = sizeof(iopts) };
+	struct soccr_injector_opts iopts = {.sz = sizeof(iopts)};
 	struct soccr_injector *inj = NULL;
 	struct soccr_segment seg;
 	struct iovec *iov = NULL;
@@ -252,7 +267,8 @@ int cmd_inject(int argc, char **argv)
 		case OPT_SRC:
 		case OPT_DST:
 			if (cli_parse_endpoint(optarg, c == OPT_SRC ? &src : &dst)) {
-				cli_err("inject: --%s '%s': not ADDR:PORT (1.2.3.4:80 or [fd00::1]:80)",
+				cli_err("inject: --%s '%s': not ADDR:PORT (1.2.3.4:80 or "
+					"[fd00::1]:80)",
 					c == OPT_SRC ? "src" : "dst", optarg);
 				return EXIT_USAGE;
 			}
@@ -276,7 +292,8 @@ int cmd_inject(int argc, char **argv)
 		case OPT_FLAGS:
 			if (parse_flags(optarg, &flags)) {
 				cli_err("inject: --flags '%s': expected a comma-separated list of "
-					"fin,syn,rst,psh,ack,urg,ece,cwr (or none)", optarg);
+					"fin,syn,rst,psh,ack,urg,ece,cwr (or none)",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -294,20 +311,23 @@ int cmd_inject(int argc, char **argv)
 			break;
 		case OPT_COUNT:
 			if (cli_parse_u64(optarg, MAX_COUNT, &count) || !count) {
-				cli_err("inject: --count '%s': not a number in 1-%d", optarg, MAX_COUNT);
+				cli_err("inject: --count '%s': not a number in 1-%d", optarg,
+					MAX_COUNT);
 				return EXIT_USAGE;
 			}
 			break;
 		case OPT_MARK:
 			if (cli_parse_u64(optarg, UINT32_MAX, &mark) || !mark) {
-				cli_err("inject: --mark '%s': not a non-zero 32-bit number", optarg);
+				cli_err("inject: --mark '%s': not a non-zero 32-bit number",
+					optarg);
 				return EXIT_USAGE;
 			}
 			have_mark = true;
 			break;
 		case OPT_DST_MAC:
 			if (parse_mac(optarg, dst_mac)) {
-				cli_err("inject: --dst-mac '%s': not a MAC address (aa:bb:cc:dd:ee:ff)",
+				cli_err("inject: --dst-mac '%s': not a MAC address "
+					"(aa:bb:cc:dd:ee:ff)",
 					optarg);
 				return EXIT_USAGE;
 			}
@@ -330,7 +350,8 @@ int cmd_inject(int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			if (cli_parse_u64(optarg, 60000, &timeout_ms) || !timeout_ms) {
-				cli_err("inject: --timeout '%s': not a number of ms in 1-60000", optarg);
+				cli_err("inject: --timeout '%s': not a number of ms in 1-60000",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -344,7 +365,8 @@ int cmd_inject(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		case ':':
-			cli_err("inject: %s needs a value (try 'soccr inject --help')", argv[optind - 1]);
+			cli_err("inject: %s needs a value (try 'soccr inject --help')",
+				argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
 			cli_err("inject: unknown option '%s' (try 'soccr inject --help')",
@@ -353,12 +375,15 @@ int cmd_inject(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		cli_err("inject: unexpected argument '%s' (try 'soccr inject --help')", argv[optind]);
+		cli_err("inject: unexpected argument '%s' (try 'soccr inject --help')",
+			argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (!have_src || !have_dst || !have_seq || !have_ack) {
-		cli_err("inject: missing %s (try 'soccr inject --help')",
-			!have_src ? "--src" : !have_dst ? "--dst" : !have_seq ? "--seq" : "--ack");
+		cli_err("inject: missing %s (try 'soccr inject --help')", !have_src   ? "--src"
+									  : !have_dst ? "--dst"
+									  : !have_seq ? "--seq"
+										      : "--ack");
 		return EXIT_USAGE;
 	}
 	if (src.ss_family != dst.ss_family) {
@@ -401,7 +426,7 @@ int cmd_inject(int argc, char **argv)
 	iopts.mark = (uint32_t)mark;
 	iopts.no_mark = no_mark;
 	if (soccr_injector_open(&iopts, &inj))
-		goto out;	/* the library logged "inject IFACE: step: why" */
+		goto out; /* the library logged "inject IFACE: step: why" */
 
 	if (soccr_injector_link(inj) == SOCCR_LINK_ETH) {
 		/*
@@ -437,10 +462,10 @@ int cmd_inject(int argc, char **argv)
 	}
 
 	if (verify) {
-		struct soccr_verifier_opts vopts = { .sz = sizeof(vopts) };
-		struct soccr_lock_opts lopts = { .sz = sizeof(lopts), .flags = SOCCR_LOCK_NO_CREATE };
-		struct soccr_verify_expect exp = { .sz = sizeof(exp), .fd = -1 };
-		struct soccr_flow flow = { .family = seg.family };
+		struct soccr_verifier_opts vopts = {.sz = sizeof(vopts)};
+		struct soccr_lock_opts lopts = {.sz = sizeof(lopts), .flags = SOCCR_LOCK_NO_CREATE};
+		struct soccr_verify_expect exp = {.sz = sizeof(exp), .fd = -1};
+		struct soccr_flow flow = {.family = seg.family};
 		int err;
 
 		/* A lock, if there is one, explains drops; its absence is no error. */
@@ -465,7 +490,8 @@ int cmd_inject(int argc, char **argv)
 		flow.dport = seg.sport;
 		err = soccr_verifier_set_flows(ver, &flow, 1);
 		if (!err) {
-			vid = soccr_verifier_expect(ver, frame, (size_t)len, soccr_injector_link(inj),
+			vid = soccr_verifier_expect(ver, frame, (size_t)len,
+						    soccr_injector_link(inj),
 						    soccr_injector_ifindex(inj), &exp);
 			err = vid < 0 ? vid : 0;
 		}
@@ -477,7 +503,8 @@ int cmd_inject(int argc, char **argv)
 
 	/* Open the capture file first: an unwritable path must not cost a send. */
 	if (pcap_path && !verify) {
-		pc = pcap_open_dead(soccr_injector_link(inj) == SOCCR_LINK_ETH ? DLT_EN10MB : DLT_RAW,
+		pc = pcap_open_dead(soccr_injector_link(inj) == SOCCR_LINK_ETH ? DLT_EN10MB
+									       : DLT_RAW,
 				    PCAP_SNAPLEN);
 		if (!pc) {
 			cli_err("inject: --pcap: pcap_open_dead failed");
@@ -503,8 +530,8 @@ int cmd_inject(int argc, char **argv)
 	} else {
 		sent = soccr_injector_send_batch(inj, iov, (unsigned int)count);
 	}
-	if (dumper && sent > 0 && write_pcap(dumper, pcap_path, frame, (size_t)len,
-					     (unsigned int)sent))
+	if (dumper && sent > 0 &&
+	    write_pcap(dumper, pcap_path, frame, (size_t)len, (unsigned int)sent))
 		goto out;
 	if (ver) {
 		rc = report(ver, json);
@@ -514,7 +541,7 @@ int cmd_inject(int argc, char **argv)
 		goto out;
 	}
 	if (sent < 0)
-		goto out;	/* logged by the library */
+		goto out; /* logged by the library */
 	soccr_segment_str(&seg, line, sizeof(line));
 	if ((uint64_t)sent != count) {
 		cli_err("inject %s: only %d of %llu frames sent", soccr_injector_ifname(inj), sent,

@@ -48,18 +48,18 @@
  * vb0), so we time the injection, the stack taking the FIN, and the
  * verification, not an exchange with a peer that does not exist.
  */
-#define LOCAL_IP "10.77.0.1"
-#define PEER_IP "10.77.0.2"
-#define PEER_PORT 40000
+#define LOCAL_IP    "10.77.0.1"
+#define PEER_IP	    "10.77.0.2"
+#define PEER_PORT   40000
 #define LOCAL_PORT0 10000
-#define RCV_ISN 0x10000000u
-#define SND_ISN 0x20000000u
-#define TARGET_US 5.0
-#define MAX_FRAME 128
+#define RCV_ISN	    0x10000000u
+#define SND_ISN	    0x20000000u
+#define TARGET_US   5.0
+#define MAX_FRAME   128
 
 enum { V_BASE, V_SOCK, V_CAPTURE, V_PCAP, NV };
 
-static const char *const vname[NV] = { "inject_only", "sock", "capture", "capture_pcap" };
+static const char *const vname[NV] = {"inject_only", "sock", "capture", "capture_pcap"};
 
 struct batch {
 	long n;
@@ -78,7 +78,7 @@ static void die_if(bool bad, const char *what)
 static void set_queue_seq(int fd, int q, uint32_t seq)
 {
 	die_if(setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) != 0 ||
-	       setsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, sizeof(seq)) != 0,
+		       setsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, sizeof(seq)) != 0,
 	       "TCP_QUEUE_SEQ");
 }
 
@@ -90,7 +90,7 @@ static void set_queue_seq(int fd, int q, uint32_t seq)
  */
 static void batch_setup(struct batch *b)
 {
-	struct sockaddr_in la = { .sin_family = AF_INET }, pa = { .sin_family = AF_INET };
+	struct sockaddr_in la = {.sin_family = AF_INET}, pa = {.sin_family = AF_INET};
 	int on = 1;
 
 	inet_pton(AF_INET, LOCAL_IP, &la.sin_addr);
@@ -106,11 +106,13 @@ static void batch_setup(struct batch *b)
 		die_if(fd < 0, "socket");
 		la.sin_port = htons((uint16_t)(LOCAL_PORT0 + i));
 		die_if(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-		       setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) != 0, "TCP_REPAIR");
+			       setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) != 0,
+		       "TCP_REPAIR");
 		set_queue_seq(fd, TCP_RECV_QUEUE, rcv);
 		set_queue_seq(fd, TCP_SEND_QUEUE, snd);
 		die_if(bind(fd, (struct sockaddr *)&la, sizeof(la)) != 0 ||
-		       connect(fd, (struct sockaddr *)&pa, sizeof(pa)) != 0, "repair connect");
+			       connect(fd, (struct sockaddr *)&pa, sizeof(pa)) != 0,
+		       "repair connect");
 		b->s[i] = fd;
 
 		memset(&seg, 0, sizeof(seg));
@@ -151,8 +153,8 @@ static void check_close_wait(const struct batch *b)
 
 		die_if(getsockopt(b->s[i], IPPROTO_TCP, TCP_INFO, &ti, &len) != 0, "TCP_INFO");
 		if (ti.tcpi_state != TCP_CLOSE_WAIT) {
-			fprintf(stderr, "%s: socket %ld in state %u, not CLOSE_WAIT\n", bench_prog, i,
-				ti.tcpi_state);
+			fprintf(stderr, "%s: socket %ld in state %u, not CLOSE_WAIT\n", bench_prog,
+				i, ti.tcpi_state);
 			exit(1);
 		}
 	}
@@ -184,7 +186,7 @@ static double run(struct soccr_injector *inj, struct soccr_verifier *v, struct b
 	die_if(soccr_verifier_set_flows(v, b->flow, (size_t)b->n) != 0, "set_flows");
 	tv += bench_now_ns() - t0;
 	for (long i = 0; i < b->n; i++) {
-		struct soccr_verify_expect e = { .sz = sizeof(e), .fd = b->s[i] };
+		struct soccr_verify_expect e = {.sz = sizeof(e), .fd = b->s[i]};
 		int id, err;
 
 		a = bench_now_ns();
@@ -229,8 +231,8 @@ static void log_stderr(unsigned int level, const char *fmt, ...)
 
 int main(void)
 {
-	struct soccr_verifier_opts o = { .sz = sizeof(o) };
-	struct soccr_verifier *v[NV] = { NULL };
+	struct soccr_verifier_opts o = {.sz = sizeof(o)};
+	struct soccr_verifier *v[NV] = {NULL};
 	struct bench_series *s[NV], *cost[NV], *added[NV];
 	struct soccr_injector *inj = NULL;
 	char path[64], name[64];
@@ -239,12 +241,14 @@ int main(void)
 
 	bench_init("bench_verify");
 	libsoccr_set_log(getenv("BENCH_VERIFY_DEBUG") ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_stderr);
-	b.n = bench_env_long("BENCH_VERIFY_N", 1000, 16, 20000);	/* local ports 10000 + i */
+	b.n = bench_env_long("BENCH_VERIFY_N", 1000, 16, 20000); /* local ports 10000 + i */
 	rounds = bench_rounds();
 	die_if(bench_netns() != 0, "private netns");
-	if (tns_sh(NULL, "ip link add vb0 type veth peer name vb1 && ip link set vb0 up && "
+	if (tns_sh(NULL,
+		   "ip link add vb0 type veth peer name vb1 && ip link set vb0 up && "
 		   "ip addr add %s/24 dev vb0 && sysctl -qw net.ipv4.conf.all.rp_filter=0 "
-		   "net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.lo.rp_filter=0", LOCAL_IP))
+		   "net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.lo.rp_filter=0",
+		   LOCAL_IP))
 		bench_die("veth vb0 with " LOCAL_IP "/24, rp_filter 0", EIO);
 	die_if(bench_nofile((rlim_t)(2 * b.n + 256)) != 0, "RLIMIT_NOFILE");
 	b.s = calloc((size_t)b.n, sizeof(*b.s));
@@ -279,8 +283,9 @@ int main(void)
 			 * other variants' traffic. (After a batch it captures nothing.)
 			 */
 			if (k != V_BASE && !v[k]) {
-				o.flags = k == V_SOCK ? SOCCR_VERIFY_NO_CAPTURE :
-					  k == V_PCAP ? SOCCR_VERIFY_NO_LINGER : 0;
+				o.flags = k == V_SOCK	? SOCCR_VERIFY_NO_CAPTURE
+					  : k == V_PCAP ? SOCCR_VERIFY_NO_LINGER
+							: 0;
 				o.pcap_path = k == V_PCAP ? path : NULL;
 				err = soccr_verifier_open(&o, &v[k]);
 				if (err)
@@ -310,8 +315,8 @@ int main(void)
 
 		bench_target(cost[k]->name, true, m <= TARGET_US,
 			     "verification <= %.0f us per socket in a batch of %ld: %.2f us in the "
-			     "verifier, %.2f us added to the batch", TARGET_US, b.n, m,
-			     bench_median(added[k]));
+			     "verifier, %.2f us added to the batch",
+			     TARGET_US, b.n, m, bench_median(added[k]));
 	}
 	bench_table();
 	for (int k = 0; k < NV; k++)

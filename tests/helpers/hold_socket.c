@@ -35,8 +35,8 @@ static void on_signal(int sig)
 static const char *state_name(int st)
 {
 	static const char *const names[] = {
-		"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-		"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+		"?",	     "ESTABLISHED", "SYN_SENT",	  "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+		"TIME_WAIT", "CLOSE",	    "CLOSE_WAIT", "LAST_ACK", "LISTEN",	   "CLOSING",
 	};
 
 	return st > 0 && st < (int)(sizeof(names) / sizeof(names[0])) ? names[st] : "?";

@@ -38,21 +38,21 @@
 #include "tns.h"
 #include "verify_hook.h"
 
-#define WAIT_MS 3000
+#define WAIT_MS	  3000
 #define VERIFY_MS 300
-#define BATCH_N 40	/* above SOCCR_VERIFY_EXACT_FLOWS: the coarse filter */
+#define BATCH_N	  40 /* above SOCCR_VERIFY_EXACT_FLOWS: the coarse filter */
 
 struct ctx {
 	struct tns_pair p;
-	struct soccr_injector *inj;	/* on lo of ns b */
-	char tmp[64];			/* a private directory for files */
+	struct soccr_injector *inj; /* on lo of ns b */
+	char tmp[64];		    /* a private directory for files */
 };
 
 struct conn {
 	int family;
-	int c, s;			/* client fd (ns a), server fd (ns b) */
+	int c, s; /* client fd (ns a), server fd (ns b) */
 	struct sockaddr_storage caddr, saddr;
-	uint32_t rcv_nxt, snd_nxt;	/* server's */
+	uint32_t rcv_nxt, snd_nxt; /* server's */
 };
 
 static void log_stderr(unsigned int level, const char *fmt, ...)
@@ -185,7 +185,7 @@ static size_t peer_frame(const struct conn *k, uint8_t flags, uint32_t seq, uint
 /* A verifier in ns b (NULL opts fields: defaults). */
 static struct soccr_verifier *verifier_open(struct ctx *x, struct soccr_verifier_opts *o)
 {
-	struct soccr_verifier_opts def = { .sz = sizeof(def) };
+	struct soccr_verifier_opts def = {.sz = sizeof(def)};
 	struct soccr_verifier *v = NULL;
 
 	if (!o)
@@ -199,12 +199,11 @@ static struct soccr_verifier *verifier_open(struct ctx *x, struct soccr_verifier
 }
 
 /* Register, send on inj, collect one segment; returns its verdict. */
-static const struct soccr_verdict *verify_one(struct soccr_verifier *v,
-					      struct soccr_injector *inj, const uint8_t *frame,
-					      size_t len, int fd)
+static const struct soccr_verdict *verify_one(struct soccr_verifier *v, struct soccr_injector *inj,
+					      const uint8_t *frame, size_t len, int fd)
 {
 	/* PRECISE: the tests want TCP_QUEUE_SEQ's numbers in the verdicts. */
-	struct soccr_verify_expect e = { .sz = sizeof(e), .fd = fd, .checks = SOCCR_VERIFY_PRECISE };
+	struct soccr_verify_expect e = {.sz = sizeof(e), .fd = fd, .checks = SOCCR_VERIFY_PRECISE};
 	const struct soccr_verdict *vd;
 	char line[512];
 	int id;
@@ -301,7 +300,7 @@ static void ack_of_fin_absorbed(struct ctx *x, int family)
 	assert_int_equal(shutdown(k.s, SHUT_WR), 0);
 	assert_int_equal(tns_tcp_state(k.s), TCP_FIN_WAIT1);
 	read_seqs(k.s, &rcv, &snd);
-	assert_int_equal(snd, k.snd_nxt + 1);	/* the FIN's sequence number */
+	assert_int_equal(snd, k.snd_nxt + 1); /* the FIN's sequence number */
 	len = peer_frame(&k, SOCCR_TCP_ACK, rcv, snd, frame, sizeof(frame));
 	vd = verify_one(v, x->inj, frame, len, k.s);
 	assert_int_equal(vd->kind, SOCCR_VERDICT_ABSORBED);
@@ -360,7 +359,7 @@ static void test_fin_with_corrupted_tcp_checksum_is_not_absorbed_checksum(void *
 	const struct soccr_verdict *vd;
 	uint8_t frame[128];
 	struct conn k;
-	size_t len, csum_off = SOCCR_ETH_HLEN + 20 + 16;	/* Ethernet, IPv4, TCP checksum */
+	size_t len, csum_off = SOCCR_ETH_HLEN + 20 + 16; /* Ethernet, IPv4, TCP checksum */
 
 	conn_open(x, AF_INET, true, &k);
 	len = peer_frame(&k, SOCCR_TCP_FIN | SOCCR_TCP_ACK, k.rcv_nxt, k.snd_nxt, frame,
@@ -390,9 +389,9 @@ static void test_fin_with_corrupted_tcp_checksum_is_not_absorbed_checksum(void *
 static void test_unmarked_fin_on_locked_flow_is_dropped_by_the_lock(void **state)
 {
 	struct ctx *x = *state;
-	struct soccr_lock_opts lo = { .sz = sizeof(lo) };
-	struct soccr_injector_opts io = { .sz = sizeof(io), .no_mark = 1 };
-	struct soccr_verifier_opts vo = { .sz = sizeof(vo) };
+	struct soccr_lock_opts lo = {.sz = sizeof(lo)};
+	struct soccr_injector_opts io = {.sz = sizeof(io), .no_mark = 1};
+	struct soccr_verifier_opts vo = {.sz = sizeof(vo)};
 	struct soccr_injector *unmarked = NULL;
 	struct soccr_lock *lock = NULL;
 	struct soccr_verifier *v;
@@ -453,9 +452,9 @@ static void test_unmarked_fin_on_locked_flow_is_dropped_by_the_lock(void **state
 static void test_unmarked_fin_dropped_by_the_lock_at_ingress_is_seen_not_absorbed(void **state)
 {
 	struct ctx *x = *state;
-	struct soccr_lock_opts lo = { .sz = sizeof(lo) };
-	struct soccr_injector_opts io = { .sz = sizeof(io), .no_mark = 1 };
-	struct soccr_verifier_opts vo = { .sz = sizeof(vo) };
+	struct soccr_lock_opts lo = {.sz = sizeof(lo)};
+	struct soccr_injector_opts io = {.sz = sizeof(io), .no_mark = 1};
+	struct soccr_verifier_opts vo = {.sz = sizeof(vo)};
 	struct soccr_injector *unmarked = NULL;
 	struct soccr_lock *lock = NULL;
 	struct soccr_verifier *v;
@@ -476,8 +475,8 @@ static void test_unmarked_fin_dropped_by_the_lock_at_ingress_is_seen_not_absorbe
 	assert_int_equal(soccr_lock_add(lock, &f), 0);
 	assert_int_equal(soccr_injector_open(&io, &unmarked), 0);
 	assert_int_equal(tns_leave(), 0);
-	assert_int_equal(tns_sh(x->p.ns[1], "tc filter del dev lo egress pref %d",
-				SOCCR_LOCK_TC_PRIO), 0);
+	assert_int_equal(
+		tns_sh(x->p.ns[1], "tc filter del dev lo egress pref %d", SOCCR_LOCK_TC_PRIO), 0);
 
 	vo.lock = lock;
 	v = verifier_open(x, &vo);
@@ -507,7 +506,7 @@ static void test_unmarked_fin_dropped_by_the_lock_at_ingress_is_seen_not_absorbe
 static void test_injection_on_a_down_device_is_not_seen(void **state)
 {
 	struct ctx *x = *state;
-	struct soccr_injector_opts io = { .sz = sizeof(io), .ifname = "vdown0" };
+	struct soccr_injector_opts io = {.sz = sizeof(io), .ifname = "vdown0"};
 	struct soccr_injector *inj = NULL;
 	struct soccr_verifier *v;
 	const struct soccr_verdict *vd;
@@ -561,8 +560,8 @@ static void test_injection_on_a_down_device_is_not_seen(void **state)
 static void test_redirected_fin_on_veth_is_seen_once_incoming(void **state)
 {
 	struct ctx *x = *state;
-	struct soccr_injector_opts io = { .sz = sizeof(io), .ifname = x->p.ifname[1] };
-	struct soccr_verifier_opts vo = { .sz = sizeof(vo), .ifname = x->p.ifname[1] };
+	struct soccr_injector_opts io = {.sz = sizeof(io), .ifname = x->p.ifname[1]};
+	struct soccr_verifier_opts vo = {.sz = sizeof(vo), .ifname = x->p.ifname[1]};
 	struct soccr_injector *inj = NULL;
 	struct soccr_verifier *v;
 	const struct soccr_verdict *vd;
@@ -571,10 +570,13 @@ static void test_redirected_fin_on_veth_is_seen_once_incoming(void **state)
 	struct conn k;
 	ssize_t len;
 
-	assert_int_equal(tns_sh(x->p.ns[1], "tc qdisc add dev %s clsact && "
-			 "tc filter add dev %s egress protocol ipv6 u32 match ip6 src %s/128 "
-			 "action mirred ingress redirect dev %s", x->p.ifname[1], x->p.ifname[1],
-			 x->p.ip6[0], x->p.ifname[1]), 0);
+	assert_int_equal(
+		tns_sh(x->p.ns[1],
+		       "tc qdisc add dev %s clsact && "
+		       "tc filter add dev %s egress protocol ipv6 u32 match ip6 src %s/128 "
+		       "action mirred ingress redirect dev %s",
+		       x->p.ifname[1], x->p.ifname[1], x->p.ip6[0], x->p.ifname[1]),
+		0);
 	assert_int_equal(tns_enter(x->p.nsfd[1]), 0);
 	assert_int_equal(soccr_injector_open(&io, &inj), 0);
 	assert_int_equal(tns_leave(), 0);
@@ -614,7 +616,7 @@ static void test_redirected_fin_on_veth_is_seen_once_incoming(void **state)
 static void test_pcap_file_holds_injected_and_observed_packets(void **state)
 {
 	struct ctx *x = *state;
-	struct soccr_verifier_opts vo = { .sz = sizeof(vo) };
+	struct soccr_verifier_opts vo = {.sz = sizeof(vo)};
 	char path[128], errbuf[PCAP_ERRBUF_SIZE];
 	struct pcap_pkthdr *h;
 	const u_char *bytes;
@@ -649,7 +651,8 @@ static void test_pcap_file_holds_injected_and_observed_packets(void **state)
 		total++;
 		assert_true(h->caplen > SLL2_HDR_LEN);
 		assert_int_equal(soccr_pkt_parse(bytes + SLL2_HDR_LEN, h->caplen - SLL2_HDR_LEN,
-						 SOCCR_LINK_NONE, SOCCR_PARSE_NOCSUM, &s), 0);
+						 SOCCR_LINK_NONE, SOCCR_PARSE_NOCSUM, &s),
+				 0);
 		if (s.sport == f.dport && s.dport == f.sport) {
 			/* Ours, byte for byte. */
 			assert_int_equal(h->caplen - SLL2_HDR_LEN, len - SOCCR_ETH_HLEN);
@@ -661,12 +664,12 @@ static void test_pcap_file_holds_injected_and_observed_packets(void **state)
 				fin_in++;
 		} else if (s.sport == f.sport && s.dport == f.dport && (s.flags & SOCCR_TCP_ACK) &&
 			   s.ack == k.rcv_nxt + 1) {
-			acks_back++;	/* the socket acknowledging the FIN */
+			acks_back++; /* the socket acknowledging the FIN */
 		}
 	}
 	assert_int_equal(rc, PCAP_ERROR_BREAK);
 	pcap_close(pc);
-	assert_int_equal(fin_out, 0);	/* libpcap drops lo's outgoing copies */
+	assert_int_equal(fin_out, 0); /* libpcap drops lo's outgoing copies */
 	assert_int_equal(fin_in, 1);
 	assert_true(acks_back >= 1);
 	assert_true(total >= 2);
@@ -689,15 +692,15 @@ static void test_batch_of_fins_is_absorbed_with_one_handle(void **state)
 	}
 	assert_int_equal(soccr_verifier_set_flows(v, f, BATCH_N), 0);
 	for (int i = 0; i < BATCH_N; i++) {
-		struct soccr_verify_expect e = { .sz = sizeof(e), .fd = k[i].s };
+		struct soccr_verify_expect e = {.sz = sizeof(e), .fd = k[i].s};
 		size_t len = peer_frame(&k[i], SOCCR_TCP_FIN | SOCCR_TCP_ACK, k[i].rcv_nxt,
 					k[i].snd_nxt, frame, sizeof(frame));
 		int id = soccr_verifier_expect(v, frame, len, SOCCR_LINK_ETH,
 					       soccr_injector_ifindex(x->inj), &e);
 
 		assert_int_equal(id, i);
-		assert_int_equal(soccr_verifier_sent(v, id, soccr_injector_send(x->inj, frame, len)),
-				 0);
+		assert_int_equal(
+			soccr_verifier_sent(v, id, soccr_injector_send(x->inj, frame, len)), 0);
 	}
 	assert_int_equal(soccr_verifier_collect(v), 0);
 	assert_int_equal(soccr_verifier_count(v), BATCH_N);
@@ -726,7 +729,7 @@ static void test_restore_hook_reports_each_injected_segment(void **state)
 {
 	struct ctx *x = *state;
 	struct soccr_verifier *v = verifier_open(x, NULL);
-	struct soccr_vhook_expect ve = { .state = TCP_CLOSE_WAIT, .check_rcv = true };
+	struct soccr_vhook_expect ve = {.state = TCP_CLOSE_WAIT, .check_rcv = true};
 	const struct soccr_verdict *vd;
 	struct soccr_segment seg;
 	struct conn k;
@@ -773,9 +776,9 @@ static void test_restore_hook_reports_each_injected_segment(void **state)
 
 static void test_bad_arguments_are_einval(void **state)
 {
-	struct soccr_verifier_opts vo = { .sz = 4 };
+	struct soccr_verifier_opts vo = {.sz = 4};
 	struct soccr_verifier *v = NULL;
-	uint8_t junk[10] = { 0 };
+	uint8_t junk[10] = {0};
 
 	(void)state;
 	assert_int_equal(soccr_verifier_open(&vo, &v), -EINVAL);
@@ -805,7 +808,8 @@ int main(void)
 		cmocka_unit_test(test_fin_with_wrong_sequence_is_not_absorbed_sequence),
 		cmocka_unit_test(test_fin_with_corrupted_tcp_checksum_is_not_absorbed_checksum),
 		cmocka_unit_test(test_unmarked_fin_on_locked_flow_is_dropped_by_the_lock),
-		cmocka_unit_test(test_unmarked_fin_dropped_by_the_lock_at_ingress_is_seen_not_absorbed),
+		cmocka_unit_test(
+			test_unmarked_fin_dropped_by_the_lock_at_ingress_is_seen_not_absorbed),
 		cmocka_unit_test(test_injection_on_a_down_device_is_not_seen),
 		cmocka_unit_test(test_redirected_fin_on_veth_is_seen_once_incoming),
 		cmocka_unit_test(test_pcap_file_holds_injected_and_observed_packets),
