@@ -1583,6 +1583,16 @@ static void verdict(struct soccr_verifier *v, struct seg *g, const struct soccr_
 			addf(vd->hint, sizeof(vd->hint),
 			     "never reached the socket (segs_in unchanged): dropped after the "
 			     "capture point (lock at ingress, firewall, rp_filter, checksum)");
+		else if (!vd->before.valid && vd->after.repair &&
+			 (vd->checks & SOCCR_VERIFY_CHECK_RCV) && vd->after.rcv_nxt == vd->seg.seq)
+			/*
+			 * No "before" view (the restore hook), but the socket waits for
+			 * exactly this sequence number: TCP would have taken it.
+			 */
+			addf(vd->hint, sizeof(vd->hint),
+			     "its seq is the socket's rcv_nxt, yet it was not taken: dropped after "
+			     "the capture point (firewall, lock at ingress, rp_filter) or an "
+			     "unacceptable ack");
 		else if (vd->failed & (SOCCR_VFAIL_SEQUENCE | SOCCR_VFAIL_ACK))
 			addf(vd->hint, sizeof(vd->hint), "wrong seq/ack for the socket");
 		if (vd->seen_out && !vd->seen_in && !vd->seen_other)
