@@ -44,7 +44,7 @@ static int step_no;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: soccr demo [--pcap FILE] [-v]\n"
+		"usage: soccr demo [--pcap FILE] [--synack-held] [-v]\n"
 		"\n"
 		"Migrate live TCP connections between two hosts, end to end, in private network\n"
 		"namespaces (needs root, touches nothing outside them):\n"
@@ -56,8 +56,10 @@ static void usage(FILE *f)
 		"    restore on the destination into a new server process, unlock;\n"
 		"  - the client checks every byte both ways, EOF where the FIN was, no reset.\n"
 		"\n"
-		"  --pcap FILE   write the client-side capture to FILE\n"
-		"  -v            library debug log on stderr\n"
+		"  --pcap FILE     write the client-side capture to FILE\n"
+		"  --synack-held   SYN_SENT with a half-open peer: hold back the client's SYN-ACK\n"
+		"                  (default: the client drops the SYN; see the README)\n"
+		"  -v              library debug log on stderr\n"
 		"\n"
 		"Exit status 0 only if every connection made it.\n");
 }
@@ -423,6 +425,11 @@ static int print_table(struct demo *d)
 	       ok, d->nconns, (unsigned long long)s_bytes, (unsigned long long)drops, rst,
 	       (unsigned long long)d->pkts, (unsigned long long)d->other_rst);
 	(void)c_bytes;
+	if (!d->syn_hold_synack)
+		printf("Not demonstrated: SYN_SENT with a half-open peer (the client's SYN-ACK held "
+		       "back, --synack-held):\nthe restored socket takes the peer's retransmitted "
+		       "SYN-ACK, which echoes the first SYN's\ntimestamp, as older than its own SYN "
+		       "(PAWS) and resets the handshake. Above, the SYN is lost instead.\n");
 	return ok == d->nconns && !d->other_rst ? 0 : -1;
 }
 
@@ -481,7 +488,8 @@ static int run(struct demo *d)
 	if (rc)
 		printf("%d saved; %s\n", saved, demo_err());
 	else
-		step_ok("%d saved", saved);
+		step_ok("%d images, %llu bytes, in %s", saved, (unsigned long long)d->images_bytes,
+			d->tmpdir);
 
 	step("killing the origin server (its sockets are in repair mode: no FIN, no RST)");
 	demo_origin_kill(d);
@@ -497,7 +505,7 @@ static int run(struct demo *d)
 		return step_fail();
 	step_ok("%s", d->neigh_how);
 
-	step("restoring %d sockets on the destination", saved);
+	step("restoring %d sockets on the destination from their images", saved);
 	rc = demo_restore(d);
 	for (int i = 0; i < d->nconns; i++)
 		restored += d->conns[i].restored;
@@ -574,6 +582,7 @@ int cmd_demo(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "pcap", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "synack-held", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -583,12 +592,13 @@ int cmd_demo(int argc, char **argv)
 	pid_t pid;
 
 	optind = 1;
+	opterr = 0;
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		cli_err("demo: out of memory");
 		return EXIT_FAIL;
 	}
-	while ((opt = getopt_long(argc, argv, "p:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:vsh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			d->pcap_path = optarg;
@@ -596,12 +606,19 @@ int cmd_demo(int argc, char **argv)
 		case 'v':
 			d->verbose = true;
 			break;
+		case 's':
+			d->syn_hold_synack = true;
+			break;
 		case 'h':
 			usage(stdout);
 			free(d);
 			return EXIT_OK;
 		default:
-			usage(stderr);
+			if (optopt == 'p')
+				cli_err("demo: --pcap needs a FILE (try 'soccr demo --help')");
+			else
+				cli_err("demo: unknown option '%s' (try 'soccr demo --help')",
+					argv[optind - 1]);
 			free(d);
 			return EXIT_USAGE;
 		}
@@ -610,13 +627,6 @@ int cmd_demo(int argc, char **argv)
 		cli_err("demo: unexpected argument '%s' (try 'soccr demo --help')", argv[optind]);
 		free(d);
 		return EXIT_USAGE;
-	}
-	/* Work in progress: runs only on request until every state restores. */
-	if (!getenv("SOCCR_DEMO_WIP")) {
-		cli_err("demo: not finished yet (half-closed states wait for FIN injection in "
-			"libsoccr); SOCCR_DEMO_WIP=1 runs it anyway");
-		free(d);
-		return EXIT_FAIL;
 	}
 	if (geteuid() != 0) {
 		cli_err("demo: needs root (network namespaces, TCP_REPAIR, eBPF)");
@@ -650,8 +660,9 @@ int cmd_demo(int argc, char **argv)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		rc = worker(d);
-		fflush(NULL);
-		_exit(rc);
+		free(d);
+		/* exit(), not _exit(): sanitizer builds check the worker for leaks too. */
+		exit(rc);
 	}
 	setpgid(pid, pid);
 	while (waitpid(pid, &status, 0) < 0) {

@@ -112,6 +112,7 @@ struct demo {
 	struct demo_conn conns[DEMO_MAX_CONNS];
 	int nconns;
 	bool migrated;			/* the client may close once its streams are done */
+	bool syn_hold_synack;		/* SYN_SENT: hold the client's SYN-ACK, not the SYN */
 
 	pid_t origin_pid;
 	int origin_ctl;			/* command socket to the origin server */

@@ -15,8 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <soccr/image.h>
 #include <soccr/lock.h>
 #include <soccr/soccr.h>
 
@@ -159,6 +161,42 @@ static int save_one(struct demo *d, int pidfd, struct demo_conn *c)
 	return 0;
 }
 
+static void image_path(const struct demo *d, const struct demo_conn *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/conn-%02d.img", d->tmpdir, c->idx + 1);
+}
+
+/* The image `soccr save` would write, so the restore goes through the file format. */
+static int write_image(struct demo *d, struct demo_conn *c)
+{
+	struct soccr_image img;
+	struct timespec now;
+	char path[128], err[256];
+	struct stat st;
+	int rc;
+
+	memset(&img, 0, sizeof(img));
+	img.flags = SOCCR_IMAGE_F_LOCKED;
+	clock_gettime(CLOCK_REALTIME, &now);
+	img.save_time_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	snprintf(img.hostname, sizeof(img.hostname), "%s", d->ns[H_ORIGIN]);
+	img.family = c->fam == FAM_V4 ? AF_INET : AF_INET6;
+	img.local = c->self;
+	img.peer = c->peer;
+	img.data = c->data;
+	img.recvq = c->recvq;
+	img.sendq = c->sendq;
+	image_path(d, c, path, sizeof(path));
+	rc = soccr_image_save(path, &img, err, sizeof(err));
+	if (rc) {
+		demo_conn_fail(c, "image: %s", err);
+		return -1;
+	}
+	if (!stat(path, &st))
+		d->images_bytes += (uint64_t)st.st_size;
+	return 0;
+}
+
 int demo_save(struct demo *d)
 {
 	int pidfd, failed = 0;
@@ -169,7 +207,8 @@ int demo_save(struct demo *d)
 		return -1;
 	}
 	for (int i = 0; i < d->nconns; i++)
-		if (!d->conns[i].failed && save_one(d, pidfd, &d->conns[i]))
+		if (!d->conns[i].failed &&
+		    (save_one(d, pidfd, &d->conns[i]) || write_image(d, &d->conns[i])))
 			failed++;
 	close(pidfd);
 	if (failed)
@@ -242,40 +281,52 @@ static void judge(struct demo_conn *c, int fd)
 /* Call in the destination namespace. */
 static int restore_one(struct demo *d, struct demo_conn *c)
 {
-	struct libsoccr_sk_data data = c->data;
+	struct libsoccr_sk_data data;
+	struct soccr_image img;
 	struct libsoccr_sk *sk;
-	char *q;
+	char path[128], err[256];
 	int fd, rc;
 
-	(void)d;
-	fd = socket(c->fam == FAM_V4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	image_path(d, c, path, sizeof(path));
+	rc = soccr_image_load(path, &img, err, sizeof(err));
+	if (rc) {
+		demo_conn_fail(c, "image: %s", err);
+		return -1;
+	}
+	/* What came back from the file is what was saved, to the byte. */
+	if (memcmp(&img.data, &c->data, sizeof(img.data)) ||
+	    memcmp(&img.local, &c->self, sizeof(img.local)) ||
+	    memcmp(&img.peer, &c->peer, sizeof(img.peer)) ||
+	    (img.data.inq_len && memcmp(img.recvq, c->recvq, img.data.inq_len)) ||
+	    (img.data.outq_len && memcmp(img.sendq, c->sendq, img.data.outq_len))) {
+		demo_conn_fail(c, "image %s differs from what was saved", path);
+		soccr_image_free(&img);
+		return -1;
+	}
+	data = img.data;
+	fd = socket(img.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		demo_conn_fail(c, "socket: %s", strerror(errno));
+		soccr_image_free(&img);
 		return -1;
 	}
 	sk = libsoccr_pause(fd);
 	if (!sk) {
 		demo_conn_fail(c, "libsoccr_pause: %s", strerror(errno));
+		soccr_image_free(&img);
 		close(fd);
 		return -1;
 	}
 	/* Without SOCCR_MEM_EXCL the library keeps pointers: c->self/peer outlive sk. */
 	libsoccr_set_addr(sk, 1, &c->self, 0);
 	libsoccr_set_addr(sk, 0, &c->peer, 0);
-	if (c->data.inq_len) {
-		q = malloc(c->data.inq_len);
-		if (!q)
-			goto nomem;
-		memcpy(q, c->recvq, c->data.inq_len);
-		libsoccr_set_queue_bytes(sk, TCP_RECV_QUEUE, q, SOCCR_MEM_EXCL);
-	}
-	if (c->data.outq_len) {
-		q = malloc(c->data.outq_len);
-		if (!q)
-			goto nomem;
-		memcpy(q, c->sendq, c->data.outq_len);
-		libsoccr_set_queue_bytes(sk, TCP_SEND_QUEUE, q, SOCCR_MEM_EXCL);
-	}
+	/* With SOCCR_MEM_EXCL the queues become the library's. */
+	if (img.recvq)
+		libsoccr_set_queue_bytes(sk, TCP_RECV_QUEUE, img.recvq, SOCCR_MEM_EXCL);
+	if (img.sendq)
+		libsoccr_set_queue_bytes(sk, TCP_SEND_QUEUE, img.sendq, SOCCR_MEM_EXCL);
+	img.recvq = img.sendq = NULL;
+	soccr_image_free(&img);
 	rc = libsoccr_restore(sk, &data, sizeof(data));
 	if (rc < 0) {
 		demo_conn_fail(c, "libsoccr_restore failed (%d)", rc);
@@ -288,11 +339,6 @@ static int restore_one(struct demo *d, struct demo_conn *c)
 	c->rfd = fd;
 	c->restored = true;
 	return 0;
-nomem:
-	demo_conn_fail(c, "out of memory");
-	libsoccr_release(sk);
-	close(fd);
-	return -1;
 }
 
 int demo_restore(struct demo *d)

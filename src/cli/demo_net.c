@@ -13,6 +13,7 @@
 #include <net/if.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <sched.h>
@@ -310,9 +311,10 @@ int demo_hold_setup(struct demo *d)
 
 int demo_hold(struct demo *d, const struct demo_conn *c, bool on)
 {
+	bool synack = c->state == TCP_SYN_SENT && d->syn_hold_synack;
+
 	return demo_run(d->nsfd[H_CLIENT], NULL, 0, "nft %s element inet soccrdemo %s { %u }",
-			on ? "add" : "delete", c->state == 2 /* TCP_SYN_SENT */ ? "hold_out" :
-			"hold_in", c->port) ? -1 : 0;
+			on ? "add" : "delete", synack ? "hold_out" : "hold_in", c->port) ? -1 : 0;
 }
 
 /*
