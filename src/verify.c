@@ -772,6 +772,7 @@ static int read_local(int fd, bool queues, bool send, struct soccr_verify_sock *
 		if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &cur, sizeof(cur)) ||
 		    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &out->write_seq, &len))
 			goto restore;
+		out->have_write_seq = 1;
 	}
 	out->repair = 1;
 restore:
@@ -935,13 +936,13 @@ static bool sock_ok(struct seg *g, int read_err, char *why, size_t wlen)
 	if (g->vd.checks & SOCCR_VERIFY_CHECK_ACK) {
 		bool ok = a->unacked == 0;
 
-		if (a->repair)
+		if (a->have_write_seq)
 			ok = ok && a->write_seq == s->ack;
 		else if (b->valid && b->unacked)
 			ok = ok && a->bytes_acked > b->bytes_acked;
 		if (!ok) {
 			fail |= SOCCR_VFAIL_ACK;
-			if (a->repair)
+			if (a->have_write_seq)
 				addf(why, wlen,
 				     "acknowledgement: ack %u, socket write_seq %u, %u segment(s) "
 				     "unacked",
@@ -1517,7 +1518,7 @@ static void verdict(struct soccr_verifier *v, struct seg *g, const struct soccr_
 			p = put_str(p, end, "; rcv_nxt ");
 			p = put_u32(p, end, vd->after.rcv_nxt);
 		}
-		if (vd->after.repair && (vd->checks & SOCCR_VERIFY_CHECK_ACK)) {
+		if (vd->after.have_write_seq && (vd->checks & SOCCR_VERIFY_CHECK_ACK)) {
 			p = put_str(p, end, "; acked up to ");
 			p = put_u32(p, end, vd->after.write_seq);
 		}
@@ -1865,7 +1866,9 @@ static void sb_sock(struct sbuf *b, const char *name, const struct soccr_verify_
 		  name, state_name(s->state), s->segs_in, (unsigned long long)s->bytes_received,
 		  (unsigned long long)s->bytes_acked, s->unacked);
 	if (s->repair)
-		sb_printf(b, ",\"rcv_nxt\":%u,\"write_seq\":%u", s->rcv_nxt, s->write_seq);
+		sb_printf(b, ",\"rcv_nxt\":%u", s->rcv_nxt);
+	if (s->have_write_seq)
+		sb_printf(b, ",\"write_seq\":%u", s->write_seq);
 	sb_printf(b, "}");
 }
 
@@ -1974,6 +1977,47 @@ void soccr_vhook_segment(const struct soccr_segment *seg, enum soccr_link link, 
 	soccr_vhook_frame(frame, (size_t)n, link, ifindex, fd, exp, send_err);
 }
 
+/*
+ * Where the segments still waiting for their socket side start: a restore
+ * reports its segments and then their view, so only the tail of the batch
+ * is pending; scanning it backwards keeps a batch of n restores O(n). A
+ * segment left behind (its view never reported) is judged by collect().
+ */
+static size_t pending_from(const struct soccr_verifier *v)
+{
+	size_t i = v->nseg;
+
+	while (i > v->judged && !v->segs[i - 1].sock_done)
+		i--;
+	return i;
+}
+
+void soccr_vhook_seen(int fd, const struct soccr_vhook_view *view)
+{
+	struct soccr_verifier *v = __atomic_load_n(&soccr_vhook_verifier, __ATOMIC_RELAXED);
+
+	if (!v || !view)
+		return;
+	pthread_mutex_lock(&v->mu);
+	for (size_t i = pending_from(v); i < v->nseg; i++) {
+		struct seg *g = &v->segs[i];
+		struct soccr_verify_sock *a = &g->vd.after;
+
+		if (g->fd != fd || g->sock_done)
+			continue;
+		memset(a, 0, sizeof(*a));
+		a->valid = 1;
+		a->state = view->state;
+		a->repair = view->have_rcv_nxt;
+		a->rcv_nxt = view->rcv_nxt;
+		/* SIOCOUTQ bytes: only whether anything is left unacknowledged matters here. */
+		a->unacked = view->have_outq && view->outq > 0 ? 1 : 0;
+		g->read_err = 0;
+		g->sock_done = true;
+	}
+	pthread_mutex_unlock(&v->mu);
+}
+
 void soccr_vhook_restore_done(int fd)
 {
 	struct soccr_verifier *v = __atomic_load_n(&soccr_vhook_verifier, __ATOMIC_RELAXED);
@@ -1983,6 +2027,6 @@ void soccr_vhook_restore_done(int fd)
 	pthread_mutex_lock(&v->mu);
 	/* The segments sent are usually processed by now; give the capture a look first. */
 	drain(v);
-	judge_socks(v, v->judged, fd, now_ms() + v->timeout_ms);
+	judge_socks(v, pending_from(v), fd, now_ms() + v->timeout_ms);
 	pthread_mutex_unlock(&v->mu);
 }

@@ -19,12 +19,20 @@
  *	}
  *
  * (or soccr_vhook_frame() with the bytes, when the caller built them), and
- * once the socket side has been waited for (after the absorption loop) and
- * before TCP_REPAIR is turned off, so that the socket-side view is the one
- * right after the injection:
+ * once the socket side has been waited for (after the absorption loop,
+ * whatever its outcome) and before TCP_REPAIR is turned off, hand over the
+ * view the loop read:
  *
- *	if (soccr_vhook_active())
- *		soccr_vhook_restore_done(ps->fd);
+ *	if (soccr_vhook_active()) {
+ *		struct soccr_vhook_view vv = { .state = s.state,
+ *			.have_rcv_nxt = want->check_rcv_nxt, .rcv_nxt = s.rcv_nxt,
+ *			.have_outq = want->check_acked, .outq = s.outq };
+ *
+ *		soccr_vhook_seen(ps->fd, &vv);
+ *	}
+ *
+ * (soccr_vhook_restore_done(ps->fd) instead makes the verifier read the
+ * socket itself.)
  *
  * The capture is opened by whoever set the verifier, before the restore,
  * so the frames are on it whichever device the restore picks. The verdicts
@@ -36,6 +44,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <soccr/packet.h>
 
@@ -72,9 +81,26 @@ SOCCR_HIDDEN void soccr_vhook_segment(const struct soccr_segment *seg, enum socc
 				      int ifindex, int fd, const struct soccr_vhook_expect *exp,
 				      int send_err);
 
+/* The socket view the restore itself read after waiting for absorption. */
+struct soccr_vhook_view {
+	int state;	   /* tcpi_state */
+	bool have_rcv_nxt; /* TCP_QUEUE_SEQ of the receive queue was read */
+	uint32_t rcv_nxt;
+	bool have_outq; /* SIOCOUTQ was read */
+	int outq;	/* bytes not yet acknowledged */
+};
+
 /*
- * The injections into fd are over (or this one was waited for): judge the
- * socket side of its segments now. Cheap to call after each injection.
+ * The restore has waited for the segment(s) it injected into fd and read
+ * the socket: take that view as the socket side of fd's pending segments
+ * (no system call; the restore's own check is the socket witness, the
+ * verifier adds the wire's).
+ */
+SOCCR_HIDDEN void soccr_vhook_seen(int fd, const struct soccr_vhook_view *view);
+
+/*
+ * The same, but the verifier reads the socket itself (TCP_INFO and
+ * TCP_QUEUE_SEQ: five system calls), for callers without a view of their own.
  */
 SOCCR_HIDDEN void soccr_vhook_restore_done(int fd);
 

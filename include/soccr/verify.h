@@ -125,11 +125,12 @@ enum soccr_verdict_kind {
 
 /* TCP_INFO / sock_diag view of the socket. */
 struct soccr_verify_sock {
-	int valid;		     /* 0: not read */
-	int state;		     /* TCP_* */
-	int repair;		     /* TCP_QUEUE_SEQ values below are valid */
-	uint32_t rcv_nxt, write_seq; /* repair mode only */
-	uint32_t unacked;	     /* tcpi_unacked (segments in flight) */
+	int valid;	    /* 0: not read */
+	int state;	    /* TCP_* */
+	int repair;	    /* rcv_nxt is valid (TCP_QUEUE_SEQ, repair mode) */
+	int have_write_seq; /* write_seq is valid too */
+	uint32_t rcv_nxt, write_seq;
+	uint32_t unacked; /* tcpi_unacked (segments in flight) */
 	uint32_t segs_in;
 	uint64_t bytes_received, bytes_acked;
 };

@@ -774,6 +774,55 @@ static void test_restore_hook_reports_each_injected_segment(void **state)
 	conn_close(&k);
 }
 
+/*
+ * The hook with the restore's own socket view (soccr_vhook_seen(): no
+ * system call in the verifier): a FIN at a wrong sequence number, reported
+ * with the view the restore read, is not absorbed, sequence failed.
+ */
+static void test_restore_hook_takes_the_restores_own_socket_view(void **state)
+{
+	struct ctx *x = *state;
+	struct soccr_verifier *v = verifier_open(x, NULL);
+	struct soccr_vhook_expect ve = {.state = TCP_CLOSE_WAIT, .check_rcv = true};
+	struct soccr_vhook_view vv = {.have_rcv_nxt = true};
+	const struct soccr_verdict *vd;
+	struct soccr_segment seg;
+	uint32_t rcv, snd;
+	struct conn k;
+	int err;
+
+	conn_open(x, AF_INET, true, &k);
+	memset(&seg, 0, sizeof(seg));
+	seg.family = AF_INET;
+	set_addr(&k.caddr, &seg.src, &seg.sport);
+	set_addr(&k.saddr, &seg.dst, &seg.dport);
+	seg.seq = k.rcv_nxt + 5;
+	seg.ack = k.snd_nxt;
+	seg.flags = SOCCR_TCP_FIN | SOCCR_TCP_ACK;
+	seg.window = 1024;
+
+	assert_int_equal(soccr_restore_set_verifier(v), 0);
+	err = soccr_injector_send_segment(x->inj, &seg);
+	soccr_vhook_segment(&seg, SOCCR_LINK_ETH, soccr_injector_ifindex(x->inj), k.s, &ve, err);
+	/* What libsoccr_restore's own check reads. */
+	vv.state = tns_tcp_state(k.s);
+	read_seqs(k.s, &rcv, &snd);
+	vv.rcv_nxt = rcv;
+	soccr_vhook_seen(k.s, &vv);
+	assert_int_equal(soccr_restore_set_verifier(NULL), 0);
+
+	assert_int_equal(soccr_verifier_collect(v), 1);
+	vd = soccr_verifier_verdict(v, 0);
+	assert_int_equal(vd->kind, SOCCR_VERDICT_NOT_ABSORBED);
+	assert_true(vd->failed & SOCCR_VFAIL_SEQUENCE);
+	assert_true(vd->failed & SOCCR_VFAIL_STATE);
+	assert_int_equal(vd->after.rcv_nxt, k.rcv_nxt);
+	assert_int_equal(vd->seen_in, 1);
+	assert_non_null(strstr(vd->reason, "sequence: segment seq"));
+	soccr_verifier_close(v);
+	conn_close(&k);
+}
+
 static void test_bad_arguments_are_einval(void **state)
 {
 	struct soccr_verifier_opts vo = {.sz = 4};
@@ -815,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_pcap_file_holds_injected_and_observed_packets),
 		cmocka_unit_test(test_batch_of_fins_is_absorbed_with_one_handle),
 		cmocka_unit_test(test_restore_hook_reports_each_injected_segment),
+		cmocka_unit_test(test_restore_hook_takes_the_restores_own_socket_view),
 		cmocka_unit_test(test_bad_arguments_are_einval),
 	};
 
