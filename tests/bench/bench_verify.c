@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * verify: the cost of verification per restored socket, in a batch of
- * BENCH_VERIFY_N (1,000) sockets in repair mode, one FIN|ACK injected into
+ * BENCH_VERIFY_BATCH (1,000) sockets in repair mode, one FIN|ACK injected into
  * each (what libsoccr_restore does for CLOSE_WAIT sockets), verdicts
  * collected for the whole batch with one verifier handle.
  *
@@ -25,7 +25,7 @@
  * socket in CLOSE_WAIT, else the program fails.
  *
  * Everything runs on lo of a private network namespace.
- * Env: BENCH_ROUNDS (11), BENCH_VERIFY_N (1000), BENCH_VERIFY_DEBUG=1 (library debug log).
+ * Env: BENCH_ROUNDS (11), BENCH_VERIFY_BATCH (1000), BENCH_VERIFY_DEBUG=1 (library debug log).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -241,7 +241,7 @@ int main(void)
 
 	bench_init("bench_verify");
 	libsoccr_set_log(getenv("BENCH_VERIFY_DEBUG") ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_stderr);
-	b.n = bench_env_long("BENCH_VERIFY_N", 1000, 16, 20000); /* local ports 10000 + i */
+	b.n = bench_env_long("BENCH_VERIFY_BATCH", 1000, 16, 20000); /* local ports 10000 + i */
 	rounds = bench_rounds();
 	die_if(bench_netns() != 0, "private netns");
 	if (tns_sh(NULL,
