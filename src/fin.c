@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "repair.h"
+#include "verify_hook.h"
 
 /*
  * The receive path usually runs before sendto() returns (softirq on the
@@ -61,7 +62,23 @@ static bool absorbed(const struct seen *s, const struct soccr_absorb *want)
 	       (!want->check_acked || s->outq == 0);
 }
 
-static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *path)
+/* Hand the view the absorption loop read to the verifier, if one is set. */
+static void report_view(int fd, const struct seen *s, const struct soccr_absorb *want)
+{
+	struct soccr_vhook_view vv = {
+		.state = s->state,
+		.have_rcv_nxt = want->check_rcv_nxt,
+		.rcv_nxt = s->rcv_nxt,
+		.have_outq = want->check_acked,
+		.outq = s->outq,
+	};
+
+	if (soccr_vhook_active())
+		soccr_vhook_seen(fd, &vv);
+}
+
+static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *path,
+		    const struct soccr_absorb *want)
 {
 	struct soccr_segment seg = {
 		.family = ps->flow.family,
@@ -86,6 +103,16 @@ static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *pa
 		memcpy(seg.eth_src, path->mac, SOCCR_ETH_ALEN);
 	}
 	ret = soccr_injector_send_segment(path->inj, &seg);
+	if (soccr_vhook_active()) {
+		struct soccr_vhook_expect ve = {
+			.state = want->state,
+			.check_rcv = want->check_rcv_nxt,
+			.check_ack = want->check_acked,
+		};
+
+		soccr_vhook_segment(&seg, soccr_injector_link(path->inj), path->ifindex, ps->fd,
+				    &ve, ret);
+	}
 	if (ret) {
 		errno = -ret;
 		pr_perror("sk %d: sending the segment", ps->fd);
@@ -103,7 +130,7 @@ int soccr_inject_from_peer(const struct soccr_peer_seg *ps, const struct soccr_a
 	ret = soccr_path_get(ps->fd, &ps->flow, &path);
 	if (ret)
 		return ret;
-	ret = send_seg(ps, &path);
+	ret = send_seg(ps, &path, want);
 	soccr_path_put();
 	if (ret)
 		return ret;
@@ -120,11 +147,13 @@ int soccr_inject_from_peer(const struct soccr_peer_seg *ps, const struct soccr_a
 			return ret;
 		}
 		if (absorbed(&s, want)) {
+			report_view(ps->fd, &s, want);
 			pr_dbg("sk %d: the %s was absorbed (state %d, rcv_nxt %u)", ps->fd, what,
 			       s.state, s.rcv_nxt);
 			return 0;
 		}
 	}
+	report_view(ps->fd, &s, want);
 	pr_err("sk %d: the injected %s (seq %u ack %u) was not absorbed: state %d (want %d), "
 	       "rcv_nxt %u (want %u), unacked %d: dropped on the way in (a firewall that does "
 	       "not accept mark 0x%x? reverse-path filter?) or refused by TCP",
