@@ -256,9 +256,8 @@ static int open_lock(const struct soccr_image *img, const char *pin_dir, struct 
 }
 
 /*
- * A verifier, with a pcap file if asked. The flow is not given up front:
- * each segment the restore injects adds its own flow to the capture filter.
- * Returns 0 or a negative errno.
+ * A verifier, with a pcap file if asked; the caller then limits its capture
+ * to the image's flow. Returns 0 or a negative errno.
  */
 static int open_verifier(const char *pcap, struct soccr_lock *lock, struct soccr_verifier **ver)
 {
@@ -392,6 +391,14 @@ int cmd_restore(int argc, char **argv)
 		if (ret) {
 			cli_err("restore: open the verifier: %s", why(strerror(-ret)));
 			goto out;
+		}
+		/* Limit the capture to this flow from the start (the kernel filter). */
+		if (!soccr_flow_from_sockaddr(&flow, &img.local.sa, &img.peer.sa)) {
+			ret = soccr_verifier_set_flows(ver, &flow, 1);
+			if (ret) {
+				cli_err("restore: capture filter: %s", why(strerror(-ret)));
+				goto out;
+			}
 		}
 		soccr_restore_set_verifier(ver);
 	}
