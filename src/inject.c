@@ -72,20 +72,8 @@ static size_t link_hlen(enum soccr_link link)
  */
 static int copy_opts(const struct soccr_injector_opts *in, struct soccr_injector_opts *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (!in)
-		return 0;
-	if (in->sz < offsetof(struct soccr_injector_opts, ifname) + sizeof(in->ifname))
-		return -EINVAL;
-	if (in->sz > sizeof(*out)) {
-		const unsigned char *p = (const unsigned char *)in;
-
-		for (size_t i = sizeof(*out); i < in->sz; i++)
-			if (p[i])
-				return -EINVAL;
-	}
-	memcpy(out, in, in->sz < sizeof(*out) ? in->sz : sizeof(*out));
-	return 0;
+	return soccr_opts_copy(out, sizeof(*out), in, in ? in->sz : 0,
+			       offsetof(struct soccr_injector_opts, ifname) + sizeof(in->ifname));
 }
 
 /* Framing for a device type, or -EOPNOTSUPP. */

@@ -29,4 +29,13 @@ SOCCR_HIDDEN int soccr_log_enabled(unsigned int level);
 /* Error line ending with the text of the current errno. */
 #define pr_perror(fmt, ...) soccr_log(SOCCR_LOG_ERR, fmt ": %m\n", ##__VA_ARGS__)
 
+/*
+ * Copy an options struct that starts with size_t sz (libbpf's convention):
+ * in may be NULL (all defaults); a shorter struct leaves the newer fields
+ * zero; a longer one must have zeros beyond what we know; in_sz below min_sz
+ * is refused. Returns 0 or -EINVAL.
+ */
+SOCCR_HIDDEN int soccr_opts_copy(void *out, size_t out_sz, const void *in, size_t in_sz,
+				 size_t min_sz);
+
 #endif /* SOCCR_INTERNAL_H */

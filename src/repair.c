@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <soccr/image.h>
 #include <soccr/soccr.h>
 
 #include "internal.h"
@@ -103,23 +104,9 @@ struct libsoccr_sk {
  */
 #define BUF_SLACK (64 * 1024)
 
-static const char *state_name(unsigned int st)
+static const char *state_name(int st)
 {
-	static const char *const names[] = {
-		[TCP_ESTABLISHED] = "ESTABLISHED",
-		[TCP_SYN_SENT] = "SYN_SENT",
-		[TCP_SYN_RECV] = "SYN_RECV",
-		[TCP_FIN_WAIT1] = "FIN_WAIT1",
-		[TCP_FIN_WAIT2] = "FIN_WAIT2",
-		[TCP_TIME_WAIT] = "TIME_WAIT",
-		[TCP_CLOSE] = "CLOSE",
-		[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-		[TCP_LAST_ACK] = "LAST_ACK",
-		[TCP_LISTEN] = "LISTEN",
-		[TCP_CLOSING] = "CLOSING",
-	};
-
-	return st < ARRAY_SIZE(names) && names[st] ? names[st] : "unknown";
+	return soccr_tcp_state_name((unsigned int)st);
 }
 
 static int repair_set(int fd, int val)

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <soccr/image.h>
 #include <soccr/verify.h>
 
 #include "diag.h"
@@ -240,23 +241,7 @@ static bool seg_same_key(const struct soccr_segment *a, const struct soccr_segme
 
 static const char *state_name(int st)
 {
-	static const char *const names[] = {
-		[TCP_ESTABLISHED] = "ESTABLISHED",
-		[TCP_SYN_SENT] = "SYN_SENT",
-		[TCP_SYN_RECV] = "SYN_RECV",
-		[TCP_FIN_WAIT1] = "FIN_WAIT1",
-		[TCP_FIN_WAIT2] = "FIN_WAIT2",
-		[TCP_TIME_WAIT] = "TIME_WAIT",
-		[TCP_CLOSE] = "CLOSE",
-		[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-		[TCP_LAST_ACK] = "LAST_ACK",
-		[TCP_LISTEN] = "LISTEN",
-		[TCP_CLOSING] = "CLOSING",
-	};
-
-	if (st > 0 && (size_t)st < ARRAY_SIZE(names) && names[st])
-		return names[st];
-	return "?";
+	return soccr_tcp_state_name((unsigned int)st);
 }
 
 /* Append to a fixed buffer, "; "-separated. */
@@ -969,20 +954,8 @@ static bool sock_ok(struct seg *g, int read_err, char *why, size_t wlen)
 
 static int copy_opts(const struct soccr_verifier_opts *in, struct soccr_verifier_opts *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (!in)
-		return 0;
-	if (in->sz < offsetof(struct soccr_verifier_opts, ifname) + sizeof(in->ifname))
-		return -EINVAL;
-	if (in->sz > sizeof(*out)) {
-		const unsigned char *p = (const unsigned char *)in;
-
-		for (size_t i = sizeof(*out); i < in->sz; i++)
-			if (p[i])
-				return -EINVAL;
-	}
-	memcpy(out, in, in->sz < sizeof(*out) ? in->sz : sizeof(*out));
-	return 0;
+	return soccr_opts_copy(out, sizeof(*out), in, in ? in->sz : 0,
+			       offsetof(struct soccr_verifier_opts, ifname) + sizeof(in->ifname));
 }
 
 static int open_capture(struct soccr_verifier *v, unsigned int buffer_kb)

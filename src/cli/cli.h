@@ -53,4 +53,13 @@ void cli_setup_log_capture(bool verbose);
 const char *cli_lib_error(void);
 void cli_lib_error_clear(void);
 
+/*
+ * libbpf prints through a process-wide callback, which belongs to the host
+ * program (here, the tool): its warnings and errors with -v, nothing else.
+ */
+void cli_libbpf_verbose(bool verbose);
+
+/* The library's own first error line if it logged one (it names the step), else fallback. */
+const char *cli_why(const char *fallback);
+
 #endif /* SOCCR_CLI_H */

@@ -40,14 +40,6 @@ static void usage(FILE *f)
 
 static bool debug;
 
-/* libbpf's own messages: only with -v (the default would print its warnings). */
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (!debug || level == LIBBPF_DEBUG)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static int flow_arg(const char *local, const char *peer, struct soccr_flow *flow)
 {
 	struct sockaddr_storage l, p;
@@ -222,7 +214,7 @@ int cmd_lock(int argc, char **argv)
 	cli_setup_log(debug);
 	if (getenv("SOCCR_DEBUG") && strcmp(getenv("SOCCR_DEBUG"), "0"))
 		debug = true;
-	libbpf_set_print(libbpf_log);
+	cli_libbpf_verbose(debug);
 
 	/* Reading or removing a lock must not create one. */
 	if (!strcmp(sub, "list") || !strcmp(sub, "del"))

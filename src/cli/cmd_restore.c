@@ -39,22 +39,6 @@
 /* The first fd passed by socket activation (SD_LISTEN_FDS_START). */
 #define LISTEN_FDS_START 3
 
-/* libbpf's own messages, with -v only: errors reach the user as our one line. */
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* The library's own first error line if it logged one (it names the step), else fallback. */
-static const char *why(const char *fallback)
-{
-	const char *e = cli_lib_error();
-
-	return e ? e : fallback;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -239,7 +223,7 @@ static int open_lock(const struct soccr_image *img, const char *pin_dir, struct 
 	if (!ret)
 		ret = soccr_lock_list(*lock, &e, &n);
 	if (ret) {
-		cli_err("restore: open the lock: %s", why(strerror(-ret)));
+		cli_err("restore: open the lock: %s", cli_why(strerror(-ret)));
 		return EXIT_FAIL;
 	}
 	for (size_t i = 0; i < n && !found; i++)
@@ -369,7 +353,7 @@ int cmd_restore(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli_setup_log_capture(verbose);
-	libbpf_set_print(verbose ? libbpf_log : NULL);
+	cli_libbpf_verbose(verbose);
 
 	ret = soccr_image_load(path, &img, err, sizeof(err));
 	if (ret) {
@@ -389,14 +373,14 @@ int cmd_restore(int argc, char **argv)
 		/* Opened before anything is sent: the capture must see the first segment. */
 		ret = open_verifier(pcap, lock, &ver);
 		if (ret) {
-			cli_err("restore: open the verifier: %s", why(strerror(-ret)));
+			cli_err("restore: open the verifier: %s", cli_why(strerror(-ret)));
 			goto out;
 		}
 		/* Limit the capture to this flow from the start (the kernel filter). */
 		if (!soccr_flow_from_sockaddr(&flow, &img.local.sa, &img.peer.sa)) {
 			ret = soccr_verifier_set_flows(ver, &flow, 1);
 			if (ret) {
-				cli_err("restore: capture filter: %s", why(strerror(-ret)));
+				cli_err("restore: capture filter: %s", cli_why(strerror(-ret)));
 				goto out;
 			}
 		}
@@ -410,7 +394,7 @@ int cmd_restore(int argc, char **argv)
 	}
 	sk = libsoccr_pause(fd);
 	if (!sk) {
-		cli_err("restore: libsoccr_pause: %s", why(strerror(errno)));
+		cli_err("restore: libsoccr_pause: %s", cli_why(strerror(errno)));
 		goto out;
 	}
 	/* Addresses by reference: img outlives sk. Queues are handed over. */
@@ -448,11 +432,11 @@ int cmd_restore(int argc, char **argv)
 	} else if (ret == -ENOLINK) {
 		/* repair.c: an injected segment went out but the socket did not absorb it. */
 		cli_err("restore: libsoccr_restore: an injected segment was not absorbed (%s); "
-			"nothing was sent to the peer", why("no detail"));
+			"nothing was sent to the peer", cli_why("no detail"));
 		status = EXIT_VERIFY;
 	} else if (ret < 0) {
 		cli_err("restore: libsoccr_restore: %s; nothing was sent to the peer",
-			why("failed"));
+			cli_why("failed"));
 	}
 	if (ret < 0) {
 		/* Closing a socket still in repair mode sends nothing. */
@@ -466,7 +450,7 @@ int cmd_restore(int argc, char **argv)
 	if (lock) {
 		ret = soccr_lock_del(lock, &flow);
 		if (ret) {
-			cli_err("restore: unlock the flow: %s", why(strerror(-ret)));
+			cli_err("restore: unlock the flow: %s", cli_why(strerror(-ret)));
 			goto out;
 		}
 		unlocked = true;

@@ -38,22 +38,6 @@
 
 #include "cli.h"
 
-/* libbpf's own messages, with -v only: errors reach the user as our one line. */
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* The library's own first error line if it logged one (it names the step), else fallback. */
-static const char *why(const char *fallback)
-{
-	const char *e = cli_lib_error();
-
-	return e ? e : fallback;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -249,7 +233,7 @@ int cmd_save(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli_setup_log_capture(verbose);
-	libbpf_set_print(verbose ? libbpf_log : NULL);
+	cli_libbpf_verbose(verbose);
 
 	pidfd = pidfd_open((pid_t)pid);
 	if (pidfd < 0) {
@@ -293,7 +277,7 @@ int cmd_save(int argc, char **argv)
 		if (!ret)
 			ret = soccr_lock_add(lock, &flow);
 		if (ret) {
-			cli_err("save: lock the flow: %s", why(strerror(-ret)));
+			cli_err("save: lock the flow: %s", cli_why(strerror(-ret)));
 			goto out;
 		}
 		locked = true;
@@ -301,7 +285,7 @@ int cmd_save(int argc, char **argv)
 
 	sk = libsoccr_pause(fd);
 	if (!sk) {
-		cli_err("save: libsoccr_pause: %s", why(strerror(errno)));
+		cli_err("save: libsoccr_pause: %s", cli_why(strerror(errno)));
 		goto out;
 	}
 	ret = libsoccr_save(sk, &img.data, sizeof(img.data));
@@ -310,7 +294,7 @@ int cmd_save(int argc, char **argv)
 			ret == -2 ? "state or queue sizes" : ret == -3 ? "TCP options" :
 			ret == -4 ? "window" : ret == -5 ? "receive queue" :
 			ret == -6 ? "send queue" : "arguments",
-			why("failed"));
+			cli_why("failed"));
 		goto out;
 	}
 	img.family = family;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/libbpf.h>
+
 #include <soccr/soccr.h>
 
 #include "cli.h"
@@ -168,4 +170,24 @@ char *cli_fmt_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len)
 		snprintf(buf, len, "?");
 	}
 	return buf;
+}
+
+/* libbpf's own messages: warnings and errors with -v, nothing otherwise. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void cli_libbpf_verbose(bool verbose)
+{
+	libbpf_set_print(verbose ? libbpf_log : NULL);
+}
+
+const char *cli_why(const char *fallback)
+{
+	const char *e = cli_lib_error();
+
+	return e ? e : fallback;
 }
