@@ -127,7 +127,7 @@ struct demo {
 	uint64_t pkts, other_rst;
 	uint64_t images_bytes;
 	bool images;
-	char neigh_how[160];
+	char neigh_how[256];
 };
 
 /* demo_net.c */
