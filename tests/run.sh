@@ -35,6 +35,10 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
 		[ -x "$t" ] || continue
 		run_one "unit/$(basename "$t")" "$t"
 	done
+	for t in tests/unit/*.sh; do
+		[ -f "$t" ] || continue
+		run_one "unit/$(basename "$t")" bash "$t"
+	done
 fi
 
 if [ "$what" = all ] || [ "$what" = integration ]; then
