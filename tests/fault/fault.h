@@ -67,12 +67,16 @@ static inline int fault_resolve_(void)
 {
 	fault_api_.arm = (int (*)(const char *))dlsym(RTLD_DEFAULT, "soccr_fault_arm");
 	fault_api_.disarm = (void (*)(void))dlsym(RTLD_DEFAULT, "soccr_fault_disarm");
-	fault_api_.count = (unsigned long (*)(const char *))dlsym(RTLD_DEFAULT, "soccr_fault_count");
+	fault_api_.count =
+		(unsigned long (*)(const char *))dlsym(RTLD_DEFAULT, "soccr_fault_count");
 	fault_api_.fired = (unsigned long (*)(void))dlsym(RTLD_DEFAULT, "soccr_fault_fired");
 	fault_api_.suspend = (void (*)(int))dlsym(RTLD_DEFAULT, "soccr_fault_suspend");
-	fault_api_.skip_alloc = (int (*)(const char *))dlsym(RTLD_DEFAULT, "soccr_fault_skip_alloc");
+	fault_api_.skip_alloc =
+		(int (*)(const char *))dlsym(RTLD_DEFAULT, "soccr_fault_skip_alloc");
 	return fault_api_.arm && fault_api_.disarm && fault_api_.count && fault_api_.fired &&
-	       fault_api_.suspend && fault_api_.skip_alloc ? 0 : -1;
+			       fault_api_.suspend && fault_api_.skip_alloc
+		       ? 0
+		       : -1;
 }
 
 /* The shim's path: $SOCCR_BUILD/tests/fault/, else next to this program's directory. */

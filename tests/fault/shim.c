@@ -49,35 +49,37 @@
 #include "fault.h"
 
 #define MAX_RULES 8
-#define MAX_SKIP 32
+#define MAX_SKIP  32
 
 /* Each interposed function, with the errno it fails with unless told otherwise. */
-#define FAULT_FUNCS(X)                       \
-	X(socket, EMFILE)                    \
-	X(setsockopt, ENOMEM)                \
-	X(getsockopt, ENOMEM)                \
-	X(bind, EADDRINUSE)                  \
-	X(connect, ENETUNREACH)              \
-	X(send, ENOBUFS)                     \
-	X(sendto, ENOBUFS)                   \
-	X(sendmsg, ENOBUFS)                  \
-	X(sendmmsg, ENOBUFS)                 \
-	X(recv, ENOBUFS)                     \
-	X(recvfrom, ENOBUFS)                 \
-	X(recvmsg, ENOBUFS)                  \
-	X(shutdown, ENOMEM)                  \
-	X(ioctl, ENODEV)                     \
-	X(bpf, EPERM)                        \
-	X(malloc, ENOMEM)                    \
-	X(calloc, ENOMEM)                    \
+#define FAULT_FUNCS(X)                                                                             \
+	X(socket, EMFILE)                                                                          \
+	X(setsockopt, ENOMEM)                                                                      \
+	X(getsockopt, ENOMEM)                                                                      \
+	X(bind, EADDRINUSE)                                                                        \
+	X(connect, ENETUNREACH)                                                                    \
+	X(send, ENOBUFS)                                                                           \
+	X(sendto, ENOBUFS)                                                                         \
+	X(sendmsg, ENOBUFS)                                                                        \
+	X(sendmmsg, ENOBUFS)                                                                       \
+	X(recv, ENOBUFS)                                                                           \
+	X(recvfrom, ENOBUFS)                                                                       \
+	X(recvmsg, ENOBUFS)                                                                        \
+	X(shutdown, ENOMEM)                                                                        \
+	X(ioctl, ENODEV)                                                                           \
+	X(bpf, EPERM)                                                                              \
+	X(malloc, ENOMEM)                                                                          \
+	X(calloc, ENOMEM)                                                                          \
 	X(realloc, ENOMEM)
 
+/* clang-format off */
 enum fn {
 #define X(name, err) FN_##name,
 	FAULT_FUNCS(X)
 #undef X
 	FN_COUNT
 };
+/* clang-format on */
 
 static const char *const fn_names[FN_COUNT] = {
 #define X(name, err) #name,
@@ -94,7 +96,7 @@ static const int fn_errno[FN_COUNT] = {
 struct rule {
 	int fn;
 	unsigned long nth;
-	int err;		/* 0: stop the process instead */
+	int err; /* 0: stop the process instead */
 };
 
 static struct rule rules[MAX_RULES];
@@ -193,21 +195,6 @@ static void resolve(void)
 
 /* ---- rules ------------------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int val;
-} errnos[] = {
-	{ "EPERM", EPERM },	  { "ENOENT", ENOENT },		{ "EINTR", EINTR },
-	{ "EIO", EIO },		  { "EBADF", EBADF },		{ "EAGAIN", EAGAIN },
-	{ "ENOMEM", ENOMEM },	  { "EACCES", EACCES },		{ "EFAULT", EFAULT },
-	{ "EBUSY", EBUSY },	  { "EEXIST", EEXIST },		{ "ENODEV", ENODEV },
-	{ "EINVAL", EINVAL },	  { "ENFILE", ENFILE },		{ "EMFILE", EMFILE },
-	{ "ENOSPC", ENOSPC },	  { "E2BIG", E2BIG },		{ "ENOSYS", ENOSYS },
-	{ "ENOBUFS", ENOBUFS },	  { "EADDRINUSE", EADDRINUSE }, { "EADDRNOTAVAIL", EADDRNOTAVAIL },
-	{ "ENETUNREACH", ENETUNREACH }, { "ENOTCONN", ENOTCONN }, { "ECONNREFUSED", ECONNREFUSED },
-	{ "EOPNOTSUPP", EOPNOTSUPP }, { "ENOPROTOOPT", ENOPROTOOPT }, { "ETIMEDOUT", ETIMEDOUT },
-};
-
 static int parse_rule(const char *s, size_t len, struct rule *r)
 {
 	char buf[64], *name, *nth, *err, *end;
@@ -240,11 +227,15 @@ static int parse_rule(const char *s, size_t len, struct rule *r)
 		r->err = 0;
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++)
-		if (!strcmp(err, errnos[i].name)) {
-			r->err = errnos[i].val;
+	/* An errno name (glibc knows them all), else a number. */
+	for (int e = 1; e < 4096; e++) {
+		const char *en = strerrorname_np(e);
+
+		if (en && !strcmp(err, en)) {
+			r->err = e;
 			return 0;
 		}
+	}
 	r->err = (int)strtol(err, &end, 10);
 	return *end || r->err <= 0 ? -1 : 0;
 }
@@ -363,7 +354,7 @@ static int skip_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 int soccr_fault_skip_alloc(const char *names)
 {
-	struct skip_ctx ctx = { .names = names ? names : "", .n = 0 };
+	struct skip_ctx ctx = {.names = names ? names : "", .n = 0};
 
 	nskip = 0;
 	if (names && *names)
@@ -427,13 +418,13 @@ __attribute__((constructor)) static void shim_init(void)
 
 /* ---- interposed functions ---------------------------------------------------------- */
 
-#define FAIL_WITH(fn, ret)                \
-	do {                              \
-		int e_ = hit(FN_##fn);    \
-		if (e_) {                 \
-			errno = e_;       \
-			return ret;       \
-		}                         \
+#define FAIL_WITH(fn, ret)                                                                         \
+	do {                                                                                       \
+		int e_ = hit(FN_##fn);                                                             \
+		if (e_) {                                                                          \
+			errno = e_;                                                                \
+			return ret;                                                                \
+		}                                                                                  \
 	} while (0)
 
 int socket(int domain, int type, int protocol)
@@ -578,7 +569,7 @@ void *calloc(size_t n, size_t size)
 {
 	if (!real_calloc) {
 		if (resolving)
-			return early_alloc(n * size);	/* the arena is zeroed */
+			return early_alloc(n * size); /* the arena is zeroed */
 		resolve();
 	}
 	if (nskip && skipped(__builtin_return_address(0)))

@@ -53,19 +53,19 @@
 #endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define NBATCH 64
-#define MAX_CALLS 100000
+#define NBATCH	      64
+#define MAX_CALLS     100000
 
 static const char *const funcs[] = {
-	"socket",   "setsockopt", "getsockopt", "bind",	    "connect", "send",	   "sendto",
-	"sendmsg",  "sendmmsg",	  "recv",	"recvfrom", "recvmsg", "shutdown", "ioctl",
-	"bpf",	    "malloc",	  "calloc",	"realloc",
+	"socket",   "setsockopt", "getsockopt", "bind",	  "connect",  "send",
+	"sendto",   "sendmsg",	  "sendmmsg",	"recv",	  "recvfrom", "recvmsg",
+	"shutdown", "ioctl",	  "bpf",	"malloc", "calloc",   "realloc",
 };
 
 enum step { ST_OPEN, ST_ATTACH_VETH, ST_ATTACH_LO, ST_ADD, ST_BATCH, ST_DEL, ST_DONE };
 
-static const char *const step_names[] = { "open", "attach veth", "attach lo", "add",
-					   "add_batch", "del", "done" };
+static const char *const step_names[] = {"open",      "attach veth", "attach lo", "add",
+					 "add_batch", "del",	     "done"};
 
 static struct tns_pair pair;
 static char pin_dir[64];
@@ -73,8 +73,8 @@ static struct soccr_flow flow0, batch[NBATCH];
 static unsigned long half_attached;
 
 struct result {
-	int step;		/* the step that failed, ST_DONE if none */
-	int err;		/* its return value */
+	int step; /* the step that failed, ST_DONE if none */
+	int err;  /* its return value */
 	unsigned long calls, fired;
 	char log[256];
 };
@@ -122,7 +122,7 @@ static void on_crash(int sig)
 
 static void lock_path(const char *func, const char *spec, struct result *r)
 {
-	struct soccr_lock_opts opts = { .sz = sizeof(opts), .pin_dir = pin_dir };
+	struct soccr_lock_opts opts = {.sz = sizeof(opts), .pin_dir = pin_dir};
 	struct soccr_lock *lock = NULL;
 	int ret = 0;
 
@@ -173,7 +173,7 @@ static void lock_path(const char *func, const char *spec, struct result *r)
 
 static int run_child(const char *func, unsigned long n, struct result *r)
 {
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 	char spec[64];
 	int pfd[2], st;
 	pid_t pid;
@@ -196,7 +196,7 @@ static int run_child(const char *func, unsigned long n, struct result *r)
 		lock_path(func, spec, &res);
 		if (write(pfd[1], &res, sizeof(res)) != sizeof(res))
 			_exit(99);
-		/* _exit(): the parent's atexit handlers delete the namespaces. */
+			/* _exit(): the parent's atexit handlers delete the namespaces. */
 #ifdef __SANITIZE_ADDRESS__
 		__lsan_do_leak_check();
 #endif
@@ -241,7 +241,7 @@ static long filter_prog(int ifindex, enum bpf_tc_attach_point point)
 
 	err = bpf_tc_query(&hook, &o);
 	if (err == -ENOENT || err == -EINVAL)
-		return 0;	/* no such filter, or no clsact qdisc at all */
+		return 0; /* no such filter, or no clsact qdisc at all */
 	return err ? -1 : (long)o.prog_id;
 }
 
@@ -253,18 +253,18 @@ static bool same_flow(const struct soccr_flow *a, const struct soccr_flow *b)
 	       !memcmp(&a->saddr, &b->saddr, alen) && !memcmp(&a->daddr, &b->daddr, alen);
 }
 
-#define BAD(fmt, ...)                                                                     \
-	do {                                                                              \
-		fprintf(stderr, "FAIL %s:%lu (failed at %s: %s; log: %s): " fmt "\n", func, n, \
-			step_names[r->step], strerror(-r->err), r->log, ##__VA_ARGS__);   \
-		goto out;                                                                 \
+#define BAD(fmt, ...)                                                                              \
+	do {                                                                                       \
+		fprintf(stderr, "FAIL %s:%lu (failed at %s: %s; log: %s): " fmt "\n", func, n,     \
+			step_names[r->step], strerror(-r->err), r->log, ##__VA_ARGS__);            \
+		goto out;                                                                          \
 	} while (0)
 
 static int check_left(const char *func, unsigned long n, const struct result *r)
 {
-	struct soccr_lock_opts opts = { .sz = sizeof(opts), .pin_dir = pin_dir,
-					.flags = SOCCR_LOCK_NO_CREATE };
-	const char *devs[2] = { pair.ifname[0], "lo" };
+	struct soccr_lock_opts opts = {
+		.sz = sizeof(opts), .pin_dir = pin_dir, .flags = SOCCR_LOCK_NO_CREATE};
+	const char *devs[2] = {pair.ifname[0], "lo"};
 	struct soccr_lock *lock = NULL;
 	struct soccr_lock_entry *e = NULL;
 	struct bpf_prog_info info;
@@ -295,7 +295,8 @@ static int check_left(const char *func, unsigned long n, const struct result *r)
 	/* Every device: both hooks or neither, with the pinned program; attached ones both. */
 	for (int d = 0; d < 2; d++) {
 		int ifindex = (int)if_nametoindex(devs[d]);
-		long in = filter_prog(ifindex, BPF_TC_INGRESS), eg = filter_prog(ifindex, BPF_TC_EGRESS);
+		long in = filter_prog(ifindex, BPF_TC_INGRESS),
+		     eg = filter_prog(ifindex, BPF_TC_EGRESS);
 		bool attached = r->step > (d ? ST_ATTACH_LO : ST_ATTACH_VETH);
 
 		if (in < 0 || eg < 0)
@@ -311,7 +312,8 @@ static int check_left(const char *func, unsigned long n, const struct result *r)
 			eg = in;
 		}
 		if (!!in != !!eg)
-			BAD("%s: half attached (ingress prog %ld, egress prog %ld)", devs[d], in, eg);
+			BAD("%s: half attached (ingress prog %ld, egress prog %ld)", devs[d], in,
+			    eg);
 		if (in && (in != prog_id || eg != prog_id))
 			BAD("%s: filter runs prog %ld/%ld, the pinned lock is %ld", devs[d], in, eg,
 			    prog_id);
@@ -361,8 +363,8 @@ out:
 /* Remove everything, as `soccr lock detach` would, and check nothing is left. */
 static int clean_up(void)
 {
-	struct soccr_lock_opts opts = { .sz = sizeof(opts), .pin_dir = pin_dir };
-	const char *devs[2] = { pair.ifname[0], "lo" };
+	struct soccr_lock_opts opts = {.sz = sizeof(opts), .pin_dir = pin_dir};
+	const char *devs[2] = {pair.ifname[0], "lo"};
 	struct soccr_lock *lock = NULL;
 	int err, ret = -1;
 
@@ -397,7 +399,7 @@ out:
 
 static void test_lock_path_fails_cleanly_at_every_call(void **state)
 {
-	unsigned long points = 0, per_step[ST_DONE + 1] = { 0 };
+	unsigned long points = 0, per_step[ST_DONE + 1] = {0};
 	char calls[1024] = "", steps[256] = "";
 
 	(void)state;
@@ -435,7 +437,8 @@ static void test_lock_path_fails_cleanly_at_every_call(void **state)
 	printf("# lock path: %lu failure points injected (failed at: %s); calls per run:%s\n",
 	       points, steps, calls);
 	printf("# lock path: %lu failed attach(es) left the device with ingress only "
-	       "(known gap, see the report)\n", half_attached);
+	       "(known gap, see the report)\n",
+	       half_attached);
 }
 
 static void flows_init(void)

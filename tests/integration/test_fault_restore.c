@@ -68,19 +68,19 @@ libbpf_print_fn libbpf_set_print(libbpf_print_fn fn);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define SEED_A 0xfa170a
-#define SEED_B 0xfa170b
-#define B_BYTES 30000		/* the peer's bytes waiting in a's receive queue */
-#define A_BYTES 200000		/* a's bytes written under the lock: sent (dropped) + unsent */
-#define EXTRA 10000		/* written each way after the restore */
+#define SEED_A	0xfa170a
+#define SEED_B	0xfa170b
+#define B_BYTES 30000  /* the peer's bytes waiting in a's receive queue */
+#define A_BYTES 200000 /* a's bytes written under the lock: sent (dropped) + unsent */
+#define EXTRA	10000  /* written each way after the restore */
 #define WAIT_MS 10000
 /* A loop that never ends would be a bug in the seam or the library: stop it. */
 #define MAX_CALLS 100000
 
 static const char *const funcs[] = {
-	"socket",   "setsockopt", "getsockopt", "bind",	    "connect", "send",	   "sendto",
-	"sendmsg",  "sendmmsg",	  "recv",	"recvfrom", "recvmsg", "shutdown", "ioctl",
-	"bpf",	    "malloc",	  "calloc",	"realloc",
+	"socket",   "setsockopt", "getsockopt", "bind",	  "connect",  "send",
+	"sendto",   "sendmsg",	  "sendmmsg",	"recv",	  "recvfrom", "recvmsg",
+	"shutdown", "ioctl",	  "bpf",	"malloc", "calloc",   "realloc",
 };
 
 static struct tns_pair pair;
@@ -92,11 +92,11 @@ struct conn {
 	const char *name;
 	int family;
 	bool close_wait;
-	int a, b;			/* a: the restored side (ns a); b: the peer (ns b) */
+	int a, b; /* a: the restored side (ns a); b: the peer (ns b) */
 	struct soccr_flow flow;
 	bool locked, b_drops;
 	pcap_t *cap;
-	uint64_t a_sent, b_sent;	/* pattern offsets: bytes written by each side */
+	uint64_t a_sent, b_sent; /* pattern offsets: bytes written by each side */
 	struct libsoccr_sk_data data;
 	char *rq, *sq;
 	union libsoccr_addr la, pa;
@@ -104,12 +104,12 @@ struct conn {
 
 /* What a child reports about one failure point. */
 struct result {
-	unsigned long calls;	/* calls of the function during the operation */
+	unsigned long calls; /* calls of the function during the operation */
 	unsigned long fired;
-	int ret;		/* libsoccr_restore()'s return (or 1: pause failed) */
-	char err[256];		/* a check that failed, empty if none */
-	char log[256];		/* the library's first error line */
-	bool reentry;		/* failed to re-enter repair mode (see restore_once()) */
+	int ret;       /* libsoccr_restore()'s return (or 1: pause failed) */
+	char err[256]; /* a check that failed, empty if none */
+	char log[256]; /* the library's first error line */
+	bool reentry;  /* failed to re-enter repair mode (see restore_once()) */
 };
 
 static char first_log[256];
@@ -226,8 +226,7 @@ static int capture_start(struct conn *c)
 	c->cap = pcap_create(pair.ifname[1], err);
 	if (c->cap && !pcap_set_immediate_mode(c->cap, 1) && !pcap_set_snaplen(c->cap, 128) &&
 	    pcap_activate(c->cap) >= 0 && !capture_filter(c, false) &&
-	    !pcap_setdirection(c->cap, PCAP_D_IN) &&
-	    pcap_setnonblock(c->cap, 1, err) >= 0)
+	    !pcap_setdirection(c->cap, PCAP_D_IN) && pcap_setnonblock(c->cap, 1, err) >= 0)
 		ret = 0;
 	tns_leave();
 	if (ret && c->cap)
@@ -508,7 +507,7 @@ static void on_crash(int sig)
 
 static void child_init(void)
 {
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 
 	/*
 	 * cmocka catches these to go on with the next test (which the child
@@ -615,8 +614,8 @@ static int step(struct dir *d, short rev, short wev)
 		}
 		if (n == 0) {
 			if (!d->wfin || d->roff != *d->woff) {
-				fprintf(stderr, "EOF at %llu of %llu\n", (unsigned long long)d->roff,
-					(unsigned long long)*d->woff);
+				fprintf(stderr, "EOF at %llu of %llu\n",
+					(unsigned long long)d->roff, (unsigned long long)*d->woff);
 				return -1;
 			}
 			d->eof = true;
@@ -624,8 +623,9 @@ static int step(struct dir *d, short rev, short wev)
 		if (n > 0) {
 			tns_pattern(want, (size_t)n, d->roff, d->seed);
 			if (d->roff + (uint64_t)n > *d->woff || memcmp(buf, want, (size_t)n)) {
-				fprintf(stderr, "%zd bytes at %llu differ or exceed %llu written\n", n,
-					(unsigned long long)d->roff, (unsigned long long)*d->woff);
+				fprintf(stderr, "%zd bytes at %llu differ or exceed %llu written\n",
+					n, (unsigned long long)d->roff,
+					(unsigned long long)*d->woff);
 				return -1;
 			}
 			d->roff += (uint64_t)n;
@@ -634,21 +634,28 @@ static int step(struct dir *d, short rev, short wev)
 	return 0;
 }
 
-/* Both streams to the end: a's (queued, then EXTRA more) and b's (queued, then more unless FIN'd). */
+/* Both streams to the end: a's (queued, then EXTRA more) and b's (queued, then more unless FIN'd).
+ */
 static int exchange(struct conn *c)
 {
 	struct dir d[2] = {
-		{ .wfd = c->a, .rfd = c->b, .woff = &c->a_sent, .wend = c->a_sent + EXTRA,
-		  .seed = SEED_A },
-		{ .wfd = c->b, .rfd = c->a, .woff = &c->b_sent,
-		  .wend = c->b_sent + (c->close_wait ? 0 : EXTRA), .wfin = c->close_wait,
-		  .seed = SEED_B },
+		{.wfd = c->a,
+		 .rfd = c->b,
+		 .woff = &c->a_sent,
+		 .wend = c->a_sent + EXTRA,
+		 .seed = SEED_A},
+		{.wfd = c->b,
+		 .rfd = c->a,
+		 .woff = &c->b_sent,
+		 .wend = c->b_sent + (c->close_wait ? 0 : EXTRA),
+		 .wfin = c->close_wait,
+		 .seed = SEED_B},
 	};
 	uint64_t end = now_ms() + WAIT_MS;
 
 	while (!d[0].eof || !d[1].eof) {
-		struct pollfd pfd[2] = { { .fd = c->a, .events = POLLIN },
-					 { .fd = c->b, .events = POLLIN } };
+		struct pollfd pfd[2] = {{.fd = c->a, .events = POLLIN},
+					{.fd = c->b, .events = POLLIN}};
 
 		if (!d[0].wfin)
 			pfd[0].events |= POLLOUT;
@@ -743,8 +750,8 @@ static void conn_cleanup(struct conn *c)
 
 static void run_scenario(const char *name, int family, bool close_wait)
 {
-	struct conn c = { .name = name, .family = family, .close_wait = close_wait, .a = -1,
-			  .b = -1 };
+	struct conn c = {
+		.name = name, .family = family, .close_wait = close_wait, .a = -1, .b = -1};
 	unsigned long points = 0, tolerated = 0, reentry = 0;
 	char calls[1024] = "";
 	bool ok = false;
@@ -758,9 +765,10 @@ static void run_scenario(const char *name, int family, bool close_wait)
 	if ((int)c.data.state != (close_wait ? TCP_CLOSE_WAIT : TCP_ESTABLISHED) ||
 	    !c.data.inq_len || !c.data.unsq_len || c.data.unsq_len == c.data.outq_len) {
 		/* The plan: data in a's receive queue, and in its send queue sent and unsent. */
-		fprintf(stderr, "FAIL %s: checkpoint not as planned: state %u inq %u outq %u "
-			"unsent %u\n", name, c.data.state, c.data.inq_len, c.data.outq_len,
-			c.data.unsq_len);
+		fprintf(stderr,
+			"FAIL %s: checkpoint not as planned: state %u inq %u outq %u "
+			"unsent %u\n",
+			name, c.data.state, c.data.inq_len, c.data.outq_len, c.data.unsq_len);
 		goto out;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(funcs); i++) {
@@ -784,8 +792,10 @@ static void run_scenario(const char *name, int family, bool close_wait)
 				reentry++;
 			seen = capture_count(c.cap);
 			if (seen) {
-				fprintf(stderr, "FAIL %s %s:%lu: %d segment(s) of the flow reached "
-					"the peer\n", name, funcs[i], n, seen);
+				fprintf(stderr,
+					"FAIL %s %s:%lu: %d segment(s) of the flow reached "
+					"the peer\n",
+					name, funcs[i], n, seen);
 				goto out;
 			}
 		}
@@ -877,7 +887,7 @@ static int group_teardown(void **state)
 
 static int group_setup(void **state)
 {
-	struct soccr_lock_opts opts = { .sz = sizeof(opts) };
+	struct soccr_lock_opts opts = {.sz = sizeof(opts)};
 
 	if (tns_pair_setup(&pair))
 		return -1;
