@@ -9,6 +9,7 @@
  * the only way to know that a restore really worked.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,19 +35,36 @@ struct seen {
 	int state;
 	uint32_t rcv_nxt;
 	int outq;
+	bool have_segs_out;
+	uint32_t segs_out;
 };
+
+/*
+ * The kernel's struct tcp_info goes on past glibc's copy; tcpi_segs_out
+ * (Linux 4.2) counts every segment the socket built, also those a lock then
+ * dropped: it tells that the socket answered an injected segment.
+ */
+struct tcp_info_segs {
+	struct tcp_info ti;
+	uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in;
+};
+_Static_assert(offsetof(struct tcp_info_segs, segs_out) == 136, "the kernel's tcpi_segs_out");
 
 /* Only what want asks for (each is a system call). Leaves TCP_REPAIR_QUEUE on the receive queue. */
 static int look(int fd, const struct soccr_absorb *want, struct seen *s)
 {
-	struct tcp_info ti;
+	struct tcp_info_segs ti;
 	socklen_t len = sizeof(ti);
 	int q = TCP_RECV_QUEUE;
 
 	memset(s, 0, sizeof(*s));
+	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
 		return -errno;
-	s->state = ti.tcpi_state;
+	s->state = ti.ti.tcpi_state;
+	s->have_segs_out = len >= offsetof(struct tcp_info_segs, segs_out) + sizeof(ti.segs_out);
+	s->segs_out = ti.segs_out;
 	len = sizeof(s->rcv_nxt);
 	if (want->check_rcv_nxt && (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
 				    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &s->rcv_nxt, &len)))
@@ -56,10 +74,13 @@ static int look(int fd, const struct soccr_absorb *want, struct seen *s)
 	return 0;
 }
 
-static bool absorbed(const struct seen *s, const struct soccr_absorb *want)
+/* before: the view taken before the send (only its segment count is used). */
+static bool absorbed(const struct seen *s, const struct seen *before,
+		     const struct soccr_absorb *want)
 {
 	return s->state == want->state && (!want->check_rcv_nxt || s->rcv_nxt == want->rcv_nxt) &&
-	       (!want->check_acked || s->outq == 0);
+	       (!want->check_acked || s->outq == 0) &&
+	       (!want->check_answered || !s->have_segs_out || s->segs_out != before->segs_out);
 }
 
 /* Hand the view the absorption loop read to the verifier, if one is set. */
@@ -124,12 +145,23 @@ int soccr_inject_from_peer(const struct soccr_peer_seg *ps, const struct soccr_a
 {
 	struct soccr_path path;
 	const char *what = (ps->flags & SOCCR_TCP_FIN) ? "FIN" : "ACK";
-	struct seen s;
+	struct seen s, before = {0};
 	int ret;
 
 	ret = soccr_path_get(ps->fd, &ps->flow, &path);
 	if (ret)
 		return ret;
+	if (want->check_answered) {
+		struct soccr_absorb only_state = {0};
+
+		ret = look(ps->fd, &only_state, &before);
+		if (ret) {
+			soccr_path_put();
+			errno = -ret;
+			pr_perror("sk %d: TCP_INFO before the %s", ps->fd, what);
+			return ret;
+		}
+	}
 	ret = send_seg(ps, &path, want);
 	soccr_path_put();
 	if (ret)
@@ -146,7 +178,7 @@ int soccr_inject_from_peer(const struct soccr_peer_seg *ps, const struct soccr_a
 			pr_perror("sk %d: checking the injected %s", ps->fd, what);
 			return ret;
 		}
-		if (absorbed(&s, want)) {
+		if (absorbed(&s, &before, want)) {
 			report_view(ps->fd, &s, want);
 			pr_dbg("sk %d: the %s was absorbed (state %d, rcv_nxt %u)", ps->fd, what,
 			       s.state, s.rcv_nxt);
@@ -154,6 +186,13 @@ int soccr_inject_from_peer(const struct soccr_peer_seg *ps, const struct soccr_a
 		}
 	}
 	report_view(ps->fd, &s, want);
+	if (want->optional) {
+		pr_dbg("sk %d: the injected %s (seq %u ack %u) was not absorbed (state %d, rcv_nxt "
+		       "%u, unacked %d, answered %d)",
+		       ps->fd, what, ps->seq, ps->ack, s.state, s.rcv_nxt, s.outq,
+		       s.segs_out != before.segs_out);
+		return -ENOLINK;
+	}
 	pr_err("sk %d: the injected %s (seq %u ack %u) was not absorbed: state %d (want %d), "
 	       "rcv_nxt %u (want %u), unacked %d: dropped on the way in (a firewall that does "
 	       "not accept mark 0x%x? reverse-path filter?) or refused by TCP",

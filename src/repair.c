@@ -885,6 +885,37 @@ static int inject(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data, u
 	return soccr_inject_from_peer(&s, want);
 }
 
+/*
+ * The peer's FIN makes tcp_fin() schedule a delayed ACK (pingpong mode),
+ * whose timer fires a tick later (ato is still 0 on a restored socket). If
+ * the lock is removed before that,
+ * the ACK, built then with the restore-time ts_recent (0), reaches the peer
+ * after the unlock: a stray segment that a peer which has since closed
+ * answers with an RST. The same FIN again is a duplicate, which TCP
+ * acknowledges at once (tcp_data_queue(): "A retransmit ... Force an
+ * immediate ack"): that ACK is sent (and dropped by the lock) now, and
+ * sending it clears the pending delayed ACK (tcp_event_ack_sent()).
+ * Best effort: if the duplicate is not seen answered, the restore goes on as
+ * before (the delayed ACK then most likely fires before the unlock).
+ */
+static void flush_delayed_ack(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
+			      const struct plan *p)
+{
+	struct soccr_absorb want = {
+		.state = TCP_CLOSE_WAIT,
+		.check_rcv_nxt = true,
+		.rcv_nxt = data->inq_seq,
+		.check_answered = true,
+		.optional = true,
+	};
+	int ret;
+
+	ret = inject(sk, data, p->rcv_nxt, p->snd_una, SOCCR_TCP_FIN | SOCCR_TCP_ACK, &want);
+	if (ret)
+		pr_dbg("sk %d: the delayed ACK of the peer's FIN may still be pending (%d)", sk->fd,
+		       ret);
+}
+
 static int check_args(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
 		      unsigned data_size)
 {
@@ -942,6 +973,9 @@ static int restore_fins(struct libsoccr_sk *sk, const struct libsoccr_sk_data *d
 			     &want);
 		if (ret)
 			return ret;
+		/* CLOSING: FIN_WAIT1's tcp_fin() acks at once; CLOSE: tcp_done() stops the timer */
+		if (data->state == TCP_CLOSE_WAIT || data->state == TCP_LAST_ACK)
+			flush_delayed_ack(sk, data, p);
 	}
 	if ((p->mstate & SNDQ_FIN_SECOND) && restore_our_fin(sk, p->fin_sent))
 		return -1;

@@ -92,11 +92,13 @@ struct run {
 	bool mapped;
 	int rp;	    /* index of the pair: its rp_filter value */
 	bool local; /* the peer is in ns a too: the connection runs over lo */
+	bool quiet; /* nothing in ns a may send a delayed ACK after the restore (alone in ns a) */
 };
 
 static const struct run runs[NRUNS] = {
-	{AF_INET, false, 0, false}, {AF_INET6, false, 0, false}, {AF_INET, true, 0, false},
-	{AF_INET, false, 1, false}, {AF_INET6, false, 1, false}, {AF_INET, true, 1, false},
+	{AF_INET, false, 0, false, false},  {AF_INET6, false, 0, false, false},
+	{AF_INET, true, 0, false, false},   {AF_INET, false, 1, false, false},
+	{AF_INET6, false, 1, false, false}, {AF_INET, true, 1, false, false},
 };
 
 static struct tns_pair pairs[2];
@@ -711,6 +713,24 @@ static int prepare(struct conn *c)
 
 /* ---- checkpoint and restore ------------------------------------------------------- */
 
+/* A TcpExt counter of a network namespace (nstat, absolute, history untouched); -1 on error. */
+static long long ns_counter(const char *ns, const char *name)
+{
+	char cmd[160], line[256], key[64];
+	long long v = -1, n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s nstat -asz %s 2>/dev/null", ns, name);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", key, &n) == 2 && !strcmp(key, name))
+			v = n;
+	pclose(f);
+	return v;
+}
+
 static int checkpoint_restore(struct conn *c)
 {
 	struct libsoccr_sk_data *d = &c->data;
@@ -719,6 +739,7 @@ static int checkpoint_restore(struct conn *c)
 	char *rq, *sq;
 	int ret, fd;
 	uint32_t seq;
+	long long delacks = 0;
 
 	if (tns_enter(c->p->nsfd[0]))
 		FAIL(c, "enter a");
@@ -751,6 +772,10 @@ static int checkpoint_restore(struct conn *c)
 	c->a = fd;
 	sk = libsoccr_pause(fd);
 	CHECK(c, sk, "pause new: %s", strerror(errno));
+	if (c->r->quiet) {
+		delacks = ns_counter(c->p->ns[0], "TcpExtDelayedACKs");
+		CHECK(c, delacks >= 0, "nstat TcpExtDelayedACKs");
+	}
 	libsoccr_set_addr(sk, 1, la, SOCCR_MEM_EXCL);
 	libsoccr_set_addr(sk, 0, pa, SOCCR_MEM_EXCL);
 	if (rq)
@@ -790,6 +815,22 @@ static int checkpoint_restore(struct conn *c)
 	}
 	libsoccr_resume(sk);
 	tns_leave();
+	if (c->r->quiet) {
+		/*
+		 * Still locked. A delayed ACK the restore left scheduled would
+		 * fire within a tick or two, and without the lock it would have
+		 * reached the peer after the unlock (a stray ACK, answered with
+		 * an RST by a peer that has closed since).
+		 */
+		long long now;
+
+		usleep(60000);
+		now = ns_counter(c->p->ns[0], "TcpExtDelayedACKs");
+		CHECK(c, now == delacks,
+		      "the restore left %lld ACK(s) to the delayed-ACK timer (TcpExtDelayedACKs): "
+		      "without the lock in place it can reach the peer after the unlock",
+		      now - delacks);
+	}
 	return 0;
 }
 
@@ -913,10 +954,10 @@ MATRIX_TEST(test_syn_sent_reissues_connect, SC_SYN_SENT)
 static void test_fin_states_restore_with_peer_on_same_host(void **state)
 {
 	static const struct run local[] = {
-		{AF_INET, false, 1, true},
-		{AF_INET6, false, 1, true},
-		{AF_INET, false, 0, true},
-		{AF_INET6, false, 0, true},
+		{AF_INET, false, 1, true, false},
+		{AF_INET6, false, 1, true, false},
+		{AF_INET, false, 0, true, false},
+		{AF_INET6, false, 0, true, false},
 	};
 
 	(void)state;
@@ -924,9 +965,27 @@ static void test_fin_states_restore_with_peer_on_same_host(void **state)
 	run_some(SC_CLOSING_SENT, local, 2);
 }
 
+/*
+ * The peer's FIN, injected, makes TCP schedule a delayed ACK. Nothing of it
+ * may be left for the timer once the restore returns: one run at a time, so
+ * that the namespace's counter of delayed ACKs is this socket's.
+ */
+static void test_injected_fin_leaves_no_delayed_ack_pending(void **state)
+{
+	static const struct run r[] = {{AF_INET, false, 0, false, true},
+				       {AF_INET6, false, 1, false, true}};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		run_some(SC_CLOSE_WAIT, &r[i], 1);
+		run_some(SC_LAST_ACK_SENT, &r[i], 1);
+	}
+}
+
 static void test_big_queues_restore_intact(void **state)
 {
-	static const struct run big[] = {{AF_INET, false, 0, false}, {AF_INET6, false, 1, false}};
+	static const struct run big[] = {{AF_INET, false, 0, false, false},
+					 {AF_INET6, false, 1, false, false}};
 
 	(void)state;
 	run_some(SC_BIG, big, 2);
@@ -934,7 +993,8 @@ static void test_big_queues_restore_intact(void **state)
 
 static void test_unabsorbed_fin_fails_restore_with_enolink(void **state)
 {
-	static const struct run r[] = {{AF_INET, false, 1, false}, {AF_INET6, false, 0, false}};
+	static const struct run r[] = {{AF_INET, false, 1, false, false},
+				       {AF_INET6, false, 0, false, false}};
 
 	(void)state;
 	run_some(SC_UNABSORBED, r, 2);
@@ -1092,6 +1152,7 @@ int main(void)
 		cmocka_unit_test(test_close_restores_finished_connection),
 		cmocka_unit_test(test_syn_sent_reissues_connect),
 		cmocka_unit_test(test_fin_states_restore_with_peer_on_same_host),
+		cmocka_unit_test(test_injected_fin_leaves_no_delayed_ack_pending),
 		cmocka_unit_test(test_big_queues_restore_intact),
 		cmocka_unit_test(test_unabsorbed_fin_fails_restore_with_enolink),
 		cmocka_unit_test(test_non_socket_fd_is_refused_with_a_log_line),
