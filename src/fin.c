@@ -69,7 +69,7 @@ static int look(int fd, const struct soccr_absorb *want, struct seen *s)
 	if (want->check_rcv_nxt && (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
 				    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &s->rcv_nxt, &len)))
 		return -errno;
-	if (want->check_acked && ioctl(fd, SIOCOUTQ, &s->outq))
+	if ((want->check_acked || want->check_outq) && ioctl(fd, SIOCOUTQ, &s->outq))
 		return -errno;
 	return 0;
 }
@@ -80,6 +80,7 @@ static bool absorbed(const struct seen *s, const struct seen *before,
 {
 	return s->state == want->state && (!want->check_rcv_nxt || s->rcv_nxt == want->rcv_nxt) &&
 	       (!want->check_acked || s->outq == 0) &&
+	       (!want->check_outq || s->outq == (int)want->outq) &&
 	       (!want->check_answered || !s->have_segs_out || s->segs_out != before->segs_out);
 }
 

@@ -65,6 +65,8 @@
 #define SNDQ_FIN_ACKED (SF(TCP_FIN_WAIT2) | SF(TCP_CLOSE))
 /* The peer's FIN is in the receive queue. */
 #define RCVQ_FIN (SF(TCP_CLOSE_WAIT) | SF(TCP_LAST_ACK) | SF(TCP_CLOSING) | SF(TCP_CLOSE))
+/* Half-closed states that may hold something to send or resend after the restore. */
+#define RTT_STATES (SF(TCP_FIN_WAIT1) | SF(TCP_CLOSE_WAIT) | SF(TCP_LAST_ACK) | SF(TCP_CLOSING))
 /* States we save and restore. */
 #define SUPPORTED_STATES (SF(TCP_ESTABLISHED) | SF(TCP_SYN_SENT) | SNDQ_FIN | RCVQ_FIN)
 
@@ -502,6 +504,7 @@ SOCCR_API int libsoccr_set_addr(struct libsoccr_sk *sk, int self, union libsoccr
 struct plan {
 	unsigned int mstate;
 	bool fin_sent;	    /* our FIN had left (it is then marked sent, never transmitted) */
+	bool rtt_byte;	    /* snd_una - 1 is queued as sent, for an RTT sample (restore_rtt()) */
 	uint32_t rcv_nxt;   /* receive queue end, before the peer's FIN (if any) */
 	uint32_t snd_una;   /* send queue start */
 	uint32_t write_seq; /* send queue end, before our FIN (if any) */
@@ -730,10 +733,12 @@ static int write_queue(int fd, const char *what, const char *buf, uint32_t len)
 	return 0;
 }
 
-static int restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data)
+static int restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
+			  const struct plan *p)
 {
 	uint32_t sent = data->outq_len - data->unsq_len;
 	int fd = sk->fd;
+	const char rtt_byte = 0;
 
 	if (data->inq_len) {
 		if (!sk->recv_queue) {
@@ -746,6 +751,14 @@ static int restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data 
 		    write_queue(fd, "recv", sk->recv_queue, data->inq_len))
 			return -1;
 	}
+	/*
+	 * The byte before snd_una, which the peer has acknowledged: queued as
+	 * sent, in an skb of its own (each repair-mode write is "sent" at once),
+	 * for restore_rtt() to have acknowledged. Its contents never leave.
+	 */
+	if (p->rtt_byte && (set_repair_queue(fd, TCP_SEND_QUEUE) ||
+			    write_queue(fd, "send (RTT byte)", &rtt_byte, 1)))
+		return -1;
 	if (!data->outq_len)
 		return 0;
 	if (!sk->send_queue) {
@@ -886,6 +899,40 @@ static int inject(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data, u
 }
 
 /*
+ * A socket restored in repair mode has never timed a segment (srtt 0), so
+ * tcp_init_metrics() gave it the conservative 3 s RTO of RFC 6298 5.7
+ * (TCP_TIMEOUT_FALLBACK): what it holds unacknowledged or unsent waits for
+ * that timer once the lock is gone (and a tail loss probe at 1 s sends a
+ * FIN alone first), where the original connection had an RTO of ~200 ms.
+ * The peer's ACK of the extra byte queued before snd_una (restore_queues())
+ * newly acknowledges one sent segment: tcp_ack() takes an RTT sample from
+ * it, sets the RTO from it (the 200 ms minimum for a sample of a few
+ * microseconds) and resets the backoff. The timer may still fire and back
+ * off while the lock holds, but then it fires again about as long after the
+ * unlock as the lock was held after the restore, not 3-4 s later.
+ *
+ * Best effort: if the ACK is not absorbed the byte stays queued, and the
+ * peer, which has that byte, takes its retransmission as a duplicate. The
+ * restore is correct either way, only slower to recover.
+ */
+static void restore_rtt(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
+			const struct plan *p)
+{
+	struct soccr_absorb want = {
+		.state = TCP_ESTABLISHED, /* the FINs come later */
+		.check_outq = true,
+		.outq = data->outq_len,
+		.optional = true,
+	};
+	int ret;
+
+	ret = inject(sk, data, p->rcv_nxt, p->snd_una, SOCCR_TCP_ACK, &want);
+	if (ret)
+		pr_dbg("sk %d: no RTT sample (%d): the RTO stays at 3 s until the first ACK",
+		       sk->fd, ret);
+}
+
+/*
  * The peer's FIN makes tcp_fin() schedule a delayed ACK (pingpong mode),
  * whose timer fires a tick later (ato is still 0 on a restored socket). If
  * the lock is removed before that,
@@ -1006,6 +1053,15 @@ SOCCR_API int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *
 	p.snd_una = p.write_seq - data->outq_len;
 	/* See libsoccr_save(): our FIN left unless data was still unsent. */
 	p.fin_sent = !data->unsq_len || (p.mstate & SNDQ_FIN_ACKED);
+	/*
+	 * Something to send or resend once unlocked: give the RTO an RTT
+	 * sample (restore_rtt()). Not in ESTABLISHED, whose restore injects
+	 * nothing (it needs neither the injection path nor a firewall that
+	 * lets marked segments in): there the RTO stays the 3 s fallback, as
+	 * with CRIU's libsoccr, until the first ACK after the unlock.
+	 */
+	p.rtt_byte = (p.mstate & RTT_STATES) &&
+		     (data->outq_len || (p.mstate & SNDQ_FIN & ~SNDQ_FIN_ACKED));
 	pr_dbg("sk %d: restoring %s: rcv_nxt %u (+%u queued), snd_una %u write_seq %u "
 	       "(%u queued, %u unsent)",
 	       sk->fd, state_name(data->state), p.rcv_nxt - data->inq_len, data->inq_len, p.snd_una,
@@ -1017,7 +1073,7 @@ SOCCR_API int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *
 		return -1;
 	/* In SYN_SENT, write_seq is one past the ISN (the SYN's sequence number). */
 	if (set_queue_seq(sk->fd, TCP_SEND_QUEUE,
-			  p.snd_una - (data->state == TCP_SYN_SENT ? 1 : 0)))
+			  p.snd_una - (data->state == TCP_SYN_SENT || p.rtt_byte ? 1 : 0)))
 		return -1;
 	if (restore_connect(sk, data))
 		return -1;
@@ -1025,8 +1081,10 @@ SOCCR_API int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *
 		goto done;
 	if (restore_options(sk, data))
 		return -1;
-	if (restore_queues(sk, data))
+	if (restore_queues(sk, data, &p))
 		return -1;
+	if (p.rtt_byte)
+		restore_rtt(sk, data, &p);
 	ret = restore_fins(sk, data, &p);
 	if (ret)
 		return ret;

@@ -75,8 +75,10 @@ struct soccr_peer_seg {
 struct soccr_absorb {
 	int state; /* TCP_* state expected */
 	bool check_rcv_nxt;
-	uint32_t rcv_nxt;    /* expected TCP_QUEUE_SEQ of the receive queue */
-	bool check_acked;    /* nothing left unacknowledged in the send queue */
+	uint32_t rcv_nxt; /* expected TCP_QUEUE_SEQ of the receive queue */
+	bool check_acked; /* nothing left unacknowledged in the send queue */
+	bool check_outq;  /* the send queue (SIOCOUTQ) holds exactly outq bytes */
+	uint32_t outq;
 	bool check_answered; /* the socket sent a segment (an ACK) in answer */
 	bool optional;	     /* best effort: "not absorbed" is logged at debug level */
 };

@@ -51,6 +51,8 @@
 #define EXTRA	10000 /* bytes written after the restore, each way */
 #define WAIT_MS 5000  /* generous: some cases wait for a 1 s retransmission */
 #define NRUNS	6
+#define RTO_FALLBACK_US                                                                            \
+	3000000 /* TCP_TIMEOUT_FALLBACK: the RTO of a socket without an RTT sample */
 
 enum scenario {
 	SC_ESTABLISHED,
@@ -801,6 +803,24 @@ static int checkpoint_restore(struct conn *c)
 		      "rcv_nxt %u, saved %u", seq, d->inq_seq);
 		CHECK(c, !tns_queue_seq(fd, TCP_SEND_QUEUE, &seq) && seq == d->outq_seq,
 		      "write_seq %u, saved %u", seq, d->outq_seq);
+	}
+	if (d->state == TCP_FIN_WAIT1 || d->state == TCP_LAST_ACK || d->state == TCP_CLOSING ||
+	    (d->state == TCP_CLOSE_WAIT && d->outq_len)) {
+		/*
+		 * Something to (re)send once unlocked: the RTO must come from an
+		 * RTT sample, as the original's did, not be the 3 s fallback of a
+		 * socket that never timed a segment (the restored one would wait
+		 * that long after the unlock). ESTABLISHED keeps the fallback: its
+		 * restore injects nothing.
+		 */
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+
+		CHECK(c, !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl), "TCP_INFO");
+		CHECK(c, ti.tcpi_rtt && ti.tcpi_rto < RTO_FALLBACK_US,
+		      "RTO %u us, RTT %u us: no RTT sample, the retransmission timer is the 3 s "
+		      "fallback",
+		      ti.tcpi_rto, ti.tcpi_rtt);
 	}
 	if (d->state != TCP_SYN_SENT && d->state != TCP_CLOSE) {
 		struct tcp_repair_window w;
