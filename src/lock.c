@@ -528,8 +528,13 @@ static __u32 hook_parent(enum bpf_tc_attach_point point)
 	return TC_H_MAKE(TC_H_CLSACT, point == BPF_TC_INGRESS ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
 }
 
+/*
+ * Attach at one hook unless ours is there already. *tried is set once the
+ * kernel was asked to attach (it may have, even when the reply says it did
+ * not): only then is there anything of this call's to take away on failure.
+ */
 static int attach_point(struct soccr_lock *lock, const char *ifname, int ifindex,
-			enum bpf_tc_attach_point point)
+			enum bpf_tc_attach_point point, bool *tried)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, a, .handle = SOCCR_LOCK_TC_HANDLE,
@@ -553,6 +558,7 @@ static int attach_point(struct soccr_lock *lock, const char *ifname, int ifindex
 		return -EEXIST;
 	}
 
+	*tried = true;
 	err = bpf_tc_attach(&hook, &a);
 	/* Another process attaching the same lock at the same moment won the race: fine. */
 	if (err == -EEXIST && !scan_hook(ifindex, hook_parent(point), &hs) &&
@@ -566,9 +572,12 @@ static int attach_point(struct soccr_lock *lock, const char *ifname, int ifindex
 	return 0;
 }
 
+static int detach_point(const char *ifname, int ifindex, enum bpf_tc_attach_point point);
+
 SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	bool tried_in = false, tried_eg = false;
 	int ifindex, err;
 
 	if (!lock || !ifname)
@@ -589,9 +598,19 @@ SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
 		pr_err("lock: %s: create clsact qdisc: %s", ifname, strerror(-err));
 		return err;
 	}
-	err = attach_point(lock, ifname, ifindex, BPF_TC_INGRESS);
+	err = attach_point(lock, ifname, ifindex, BPF_TC_INGRESS, &tried_in);
 	if (!err)
-		err = attach_point(lock, ifname, ifindex, BPF_TC_EGRESS);
+		err = attach_point(lock, ifname, ifindex, BPF_TC_EGRESS, &tried_eg);
+	if (err) {
+		/*
+		 * Half a lock drops what comes in and lets out what goes: worse
+		 * than none, because the caller was told it failed. Take away what
+		 * this call put there (a lock that was already complete stays).
+		 */
+		if ((tried_eg && detach_point(ifname, ifindex, BPF_TC_EGRESS) < 0) ||
+		    (tried_in && detach_point(ifname, ifindex, BPF_TC_INGRESS) < 0))
+			pr_err("lock: %s: could not take a partial attach away", ifname);
+	}
 	return err;
 }
 
