@@ -106,6 +106,9 @@ struct libsoccr_sk {
  */
 #define BUF_SLACK (64 * 1024)
 
+/* Between the re-issued connect() and the clock set for it (restore_syn_clock()). */
+#define SYN_CLOCK_GAP_US 2000
+
 static const char *state_name(int st)
 {
 	return soccr_tcp_state_name((unsigned int)st);
@@ -230,6 +233,36 @@ static int save_state(struct libsoccr_sk *sk, struct libsoccr_sk_data *data, str
 	return 0;
 }
 
+/*
+ * SYN_SENT: no option is negotiated yet, and CRIU leaves timestamp 0. We
+ * keep there the TSval of the first SYN, which a peer holding a half-open
+ * request echoes in its SYN-ACKs; restore_connect() sets the clock of the
+ * re-issued connection from it. Left 0 when it cannot be known (no BPF
+ * iterator), or when the clock counts microseconds (TCP_TIMESTAMP's low bit,
+ * Linux 6.7+: a route with the tcp_usec_ts feature), which we do not handle.
+ */
+static void save_syn_tsval(struct libsoccr_sk *sk, struct libsoccr_sk_data *data)
+{
+	socklen_t len = sizeof(int);
+	uint32_t tsval;
+	int ts, ret;
+
+	if (getsockopt(sk->fd, IPPROTO_TCP, TCP_TIMESTAMP, &ts, &len) || (ts & 1)) {
+		pr_dbg("sk %d: SYN_SENT: timestamp clock not in ms, first SYN not recorded",
+		       sk->fd);
+		return;
+	}
+	ret = soccr_syn_first_tsval(sk->fd, &tsval);
+	if (ret) {
+		pr_dbg("sk %d: SYN_SENT: first SYN's TSval unknown (%s): a half-open peer will be "
+		       "reset by the restored socket",
+		       sk->fd, strerror(-ret));
+		return;
+	}
+	data->timestamp = tsval;
+	pr_dbg("sk %d: SYN_SENT: first SYN's TSval %u", sk->fd, tsval);
+}
+
 static int save_options(struct libsoccr_sk *sk, struct libsoccr_sk_data *data,
 			const struct tcp_info *ti)
 {
@@ -253,6 +286,8 @@ static int save_options(struct libsoccr_sk *sk, struct libsoccr_sk_data *data,
 		}
 		data->timestamp = (uint32_t)ts;
 	}
+	if (data->state == TCP_SYN_SENT)
+		save_syn_tsval(sk, data);
 	pr_dbg("sk %d: options %#x mss %u wscale %u/%u timestamp %u", sk->fd, data->opt_mask,
 	       data->mss_clamp, data->snd_wscale, data->rcv_wscale, data->timestamp);
 	return 0;
@@ -589,6 +624,39 @@ static int restore_bind(struct libsoccr_sk *sk)
 	return 0;
 }
 
+/*
+ * SYN_SENT with the first SYN's TSval saved (save_syn_tsval()): a peer that
+ * got that SYN holds a request whose SYN-ACKs echo it, and
+ * tcp_rcv_synsent_state_process() resets the handshake unless the echo,
+ * minus our tsoffset, lies between our retrans_stamp (the time of the
+ * connect() just made) and now (PAWS, TcpExtPAWSActive). Setting the clock
+ * so that the first SYN's TSval reads as "now" places it there for any
+ * SYN-ACK that arrives later, and our own SYNs then carry TSvals at or
+ * above it, which the peer's request accepts (tcp_check_req()'s PAWS check
+ * of a retransmitted SYN). A peer that got none of the old SYNs answers our
+ * new one, whose echo is right whatever the clock.
+ *
+ * TCP_TIMESTAMP takes an even value (6.7+: the low bit selects microsecond
+ * timestamps), so the clock is set to the TSval rounded up, which reads the
+ * first SYN as up to 1 ms before now: 2 ms between the connect() and this
+ * keep that after retrans_stamp.
+ */
+static int restore_syn_clock(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data)
+{
+	uint32_t ts = (data->timestamp + 1) & ~1u;
+
+	if (!data->timestamp)
+		return 0;
+	usleep(SYN_CLOCK_GAP_US);
+	if (setsockopt(sk->fd, IPPROTO_TCP, TCP_TIMESTAMP, &ts, sizeof(ts))) {
+		pr_perror("sk %d: TCP_TIMESTAMP %u (SYN_SENT)", sk->fd, ts);
+		return -1;
+	}
+	pr_dbg("sk %d: TCP_TIMESTAMP %u: the first SYN's TSval %u reads as now", sk->fd, ts,
+	       data->timestamp);
+	return 0;
+}
+
 static int restore_connect(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data)
 {
 	int fd = sk->fd, fl = -1, ret = -1;
@@ -623,7 +691,7 @@ static int restore_connect(struct libsoccr_sk *sk, const struct libsoccr_sk_data
 		goto out;
 	}
 	pr_dbg("sk %d: connecting to %s (SYN re-issued)", fd, buf);
-	if (repair_set(fd, 1))
+	if (repair_set(fd, 1) || restore_syn_clock(sk, data))
 		goto out;
 	ret = 0;
 out:

@@ -91,4 +91,11 @@ struct soccr_absorb {
 SOCCR_HIDDEN int soccr_inject_from_peer(const struct soccr_peer_seg *seg,
 					const struct soccr_absorb *want);
 
+/*
+ * The TSval of the first SYN of fd, a SYN_SENT socket (src/synstamp.c: a BPF
+ * TCP iterator in fd's network namespace). Returns 0, -ENOENT if fd is not
+ * a SYN_SENT socket there, or another negative errno (no BTF, no CAP_BPF).
+ */
+SOCCR_HIDDEN int soccr_syn_first_tsval(int fd, uint32_t *tsval);
+
 #endif /* SOCCR_REPAIR_H */

@@ -66,8 +66,9 @@ enum scenario {
 	SC_CLOSING_SENT,
 	SC_CLOSE,
 	SC_SYN_SENT,
-	SC_BIG,	       /* ESTABLISHED with a 16 MiB send queue and a 4 MiB receive queue */
-	SC_UNABSORBED, /* CLOSE_WAIT whose injected FIN a firewall rule drops */
+	SC_SYN_SENT_HALF_OPEN, /* the peer got the SYN, its SYN-ACKs are lost: it is in SYN_RECV */
+	SC_BIG,		       /* ESTABLISHED with a 16 MiB send queue and a 4 MiB receive queue */
+	SC_UNABSORBED,	       /* CLOSE_WAIT whose injected FIN a firewall rule drops */
 };
 
 static const struct {
@@ -85,6 +86,7 @@ static const struct {
 	[SC_CLOSING_SENT] = {"CLOSING (FIN sent)", TCP_CLOSING},
 	[SC_CLOSE] = {"CLOSE", TCP_CLOSE},
 	[SC_SYN_SENT] = {"SYN_SENT", TCP_SYN_SENT},
+	[SC_SYN_SENT_HALF_OPEN] = {"SYN_SENT (peer in SYN_RECV)", TCP_SYN_SENT},
 	[SC_BIG] = {"ESTABLISHED (big queues)", TCP_ESTABLISHED},
 	[SC_UNABSORBED] = {"CLOSE_WAIT (FIN dropped)", TCP_CLOSE_WAIT},
 };
@@ -539,6 +541,12 @@ static int prepare_syn_sent(struct conn *c)
 
 	tns_addr(c->p, 0, c->r->family, 0, &la, &llen);
 	tns_addr(c->p, 1, c->r->family, c->bport, &pa, &plen);
+	if (c->sc == SC_SYN_SENT_HALF_OPEN &&
+	    tns_sh(c->p->ns[1],
+		   "nft \"add table inet hs%u; add chain inet hs%u o { type filter hook output "
+		   "priority 0; }; add rule inet hs%u o tcp sport %u drop\"",
+		   c->bport, c->bport, c->bport, c->bport))
+		FAIL(c, "holding the peer's SYN-ACKs");
 	if (c->r->mapped) {
 		/* ::ffff:a.b.c.d forms of both. */
 		struct sockaddr_storage *v[2] = {&la, &pa};
@@ -561,11 +569,22 @@ static int prepare_syn_sent(struct conn *c)
 	if (c->a < 0 || bind(c->a, (struct sockaddr *)&la, llen))
 		FAIL(c, "bind client: %s", strerror(errno));
 	c->aport = port_of(c->a, false);
-	if (lock_flow(c, true, true))
+	if (c->sc != SC_SYN_SENT_HALF_OPEN && lock_flow(c, true, true))
 		FAIL(c, "lock");
 	if (!connect(c->a, (struct sockaddr *)&pa, plen) || errno != EINPROGRESS)
 		FAIL(c, "connect: expected EINPROGRESS: %s", strerror(errno));
 	tns_leave();
+	if (c->sc == SC_SYN_SENT_HALF_OPEN) {
+		/* The SYN got through: the peer answers (its SYN-ACK is dropped) and waits. */
+		uint64_t end = now_ms() + WAIT_MS;
+
+		while (tns_sh(c->p->ns[1], "ss -Htn state syn-recv sport = :%u | grep -q .",
+			      c->bport)) {
+			if (now_ms() > end)
+				FAIL(c, "the peer never got to SYN_RECV");
+			usleep(5000);
+		}
+	}
 	return wait_state(c, c->a, TCP_SYN_SENT);
 }
 
@@ -582,6 +601,7 @@ static int prepare(struct conn *c)
 {
 	switch (c->sc) {
 	case SC_SYN_SENT:
+	case SC_SYN_SENT_HALF_OPEN:
 		return prepare_syn_sent(c);
 	default:
 		break;
@@ -891,7 +911,10 @@ static int run_case(enum scenario sc, const struct run *r)
 		close(c->b);
 		return 0;
 	}
-	if (sc == SC_SYN_SENT) {
+	if (sc == SC_SYN_SENT_HALF_OPEN &&
+	    tns_sh(c->p->ns[1], "nft delete table inet hs%u", c->bport))
+		FAIL(c, "releasing the peer's SYN-ACKs");
+	if (sc == SC_SYN_SENT || sc == SC_SYN_SENT_HALF_OPEN) {
 		struct pollfd pfd = {.fd = c->lfd, .events = POLLIN};
 
 		CHECK(c, poll(&pfd, 1, WAIT_MS) == 1, "no connection after the SYN_SENT restore");
@@ -969,6 +992,11 @@ MATRIX_TEST(test_closing_restores_both_fins_ours_unsent, SC_CLOSING_FULL)
 MATRIX_TEST(test_closing_restores_both_fins_ours_sent, SC_CLOSING_SENT)
 MATRIX_TEST(test_close_restores_finished_connection, SC_CLOSE)
 MATRIX_TEST(test_syn_sent_reissues_connect, SC_SYN_SENT)
+/*
+ * The peer's retransmitted SYN-ACKs echo the first SYN's TSval: the restored
+ * socket must take them (no PAWS reset): the capture in ns b sees no RST.
+ */
+MATRIX_TEST(test_syn_sent_with_half_open_peer_completes_without_reset, SC_SYN_SENT_HALF_OPEN)
 
 /* Peer on the same host: the segments go through lo, strict rp_filter or not. */
 static void test_fin_states_restore_with_peer_on_same_host(void **state)
@@ -1171,6 +1199,7 @@ int main(void)
 		cmocka_unit_test(test_closing_restores_both_fins_ours_sent),
 		cmocka_unit_test(test_close_restores_finished_connection),
 		cmocka_unit_test(test_syn_sent_reissues_connect),
+		cmocka_unit_test(test_syn_sent_with_half_open_peer_completes_without_reset),
 		cmocka_unit_test(test_fin_states_restore_with_peer_on_same_host),
 		cmocka_unit_test(test_injected_fin_leaves_no_delayed_ack_pending),
 		cmocka_unit_test(test_big_queues_restore_intact),
