@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "repair.h"
@@ -304,6 +305,54 @@ static int lookup(int sk, const struct ns_key *ns, int ifindex, struct soccr_pat
 	return 0;
 }
 
+/*
+ * The last route answer, for the next few injections of the same restore
+ * (a half-closed socket takes up to three segments): one rtnetlink round
+ * trip costs about as much as sending the segment. Kept only briefly, so a
+ * route that changes between restores is always seen.
+ */
+#define ROUTE_MEMO_NS (50 * 1000 * 1000)
+
+static struct {
+	bool valid;
+	struct ns_key ns;
+	int family;
+	union soccr_inaddr local, peer;
+	int oif;
+	uint64_t when;
+} route_memo;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The memoised route for flow in ns, if fresh; cache_lock held. */
+static bool route_memo_get(const struct ns_key *ns, const struct soccr_wire_flow *flow, int *oif)
+{
+	if (!route_memo.valid || !ns_eq(&route_memo.ns, ns) || route_memo.family != flow->family ||
+	    memcmp(&route_memo.local, &flow->local, sizeof(flow->local)) ||
+	    memcmp(&route_memo.peer, &flow->peer, sizeof(flow->peer)) ||
+	    now_ns() - route_memo.when > ROUTE_MEMO_NS)
+		return false;
+	*oif = route_memo.oif;
+	return true;
+}
+
+static void route_memo_set(const struct ns_key *ns, const struct soccr_wire_flow *flow, int oif)
+{
+	route_memo.valid = true;
+	route_memo.ns = *ns;
+	route_memo.family = flow->family;
+	route_memo.local = flow->local;
+	route_memo.peer = flow->peer;
+	route_memo.oif = oif;
+	route_memo.when = now_ns();
+}
+
 int soccr_path_get(int sk, const struct soccr_wire_flow *flow, struct soccr_path *path)
 {
 	struct ns_key ns;
@@ -316,8 +365,15 @@ int soccr_path_get(int sk, const struct soccr_wire_flow *flow, struct soccr_path
 		return ret;
 	}
 	pthread_mutex_lock(&cache_lock);
-	nl = nl_socket(&ns);
-	ret = nl < 0 ? nl : route_lookup(nl, flow->family, &flow->local, &flow->peer, &oif);
+	if (route_memo_get(&ns, flow, &oif)) {
+		ret = 0;
+	} else {
+		nl = nl_socket(&ns);
+		ret = nl < 0 ? nl
+			     : route_lookup(nl, flow->family, &flow->local, &flow->peer, &oif);
+		if (!ret)
+			route_memo_set(&ns, flow, oif);
+	}
 	if (ret) {
 		pthread_mutex_unlock(&cache_lock);
 		errno = -ret;
