@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <soccr/lock.h>
 #include <soccr/soccr.h>
 
 #include "tns.h"
@@ -118,6 +119,7 @@ struct conn {
 	uint64_t a_sent, b_sent; /* pattern offsets: bytes written by each side */
 	bool a_fin, b_fin;
 	bool locked_in, locked_out;
+	struct soccr_lock *bpf_lock; /* the flow is in the eBPF lock too */
 	pcap_t *cap;
 	struct libsoccr_sk_data data;
 };
@@ -167,11 +169,60 @@ static const char *nft_fam(const struct conn *c)
 	return c->r->family == AF_INET6 ? "ip6" : "ip";
 }
 
+/*
+ * With bpf_lock_mode, a full lock is our eBPF tc lock (<soccr/lock.h>),
+ * attached in ns a on the veth and lo, pinned in bpf_pin_dir; partial locks
+ * (one direction, used to hold a FIN back) stay nftables rules.
+ */
+static bool bpf_lock_mode;
+static char bpf_pin_dir[64];
+
+static int bpf_lock_open(struct soccr_lock **lock)
+{
+	struct soccr_lock_opts o = {.sz = sizeof(o), .pin_dir = bpf_pin_dir};
+
+	return soccr_lock_open(&o, lock);
+}
+
+static int bpf_flow(const struct conn *c, struct soccr_flow *f)
+{
+	int fam = c->r->family;
+
+	memset(f, 0, sizeof(*f));
+	f->family = fam;
+	f->sport = c->aport;
+	f->dport = c->bport;
+	if (inet_pton(fam, wire_ip(c, 0), &f->saddr) != 1 ||
+	    inet_pton(fam, wire_ip(c, 1), &f->daddr) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+static int bpf_lock_flow(struct conn *c)
+{
+	struct soccr_flow f;
+
+	if (bpf_flow(c, &f) || bpf_lock_open(&c->bpf_lock))
+		return -1;
+	if (soccr_lock_add(c->bpf_lock, &f)) {
+		soccr_lock_close(c->bpf_lock);
+		c->bpf_lock = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* CRIU's lock: the 4-tuple dropped both ways in ns a unless it carries SOCCR_MARK. */
 static int lock_flow(struct conn *c, bool in, bool out)
 {
 	const char *f = nft_fam(c);
 	int rc = 0;
+
+	if (bpf_lock_mode && in && out) {
+		if (!c->bpf_lock && bpf_lock_flow(c))
+			return -1;
+		return 0;
+	}
 
 	if (!c->locked_in && !c->locked_out)
 		rc |= tns_sh(c->p->ns[0],
@@ -198,6 +249,14 @@ static int lock_flow(struct conn *c, bool in, bool out)
 
 static void unlock_flow(struct conn *c)
 {
+	struct soccr_flow f;
+
+	if (c->bpf_lock) {
+		if (!bpf_flow(c, &f))
+			soccr_lock_del(c->bpf_lock, &f);
+		soccr_lock_close(c->bpf_lock);
+		c->bpf_lock = NULL;
+	}
 	if (c->locked_in || c->locked_out)
 		tns_sh(c->p->ns[0], "nft delete table inet lk%u", c->aport);
 	c->locked_in = c->locked_out = false;
@@ -998,6 +1057,49 @@ MATRIX_TEST(test_syn_sent_reissues_connect, SC_SYN_SENT)
  */
 MATRIX_TEST(test_syn_sent_with_half_open_peer_completes_without_reset, SC_SYN_SENT_HALF_OPEN)
 
+/* The lock attached in ns a of both pairs (veth and lo), or removed again. */
+static int bpf_lock_setup(bool attach)
+{
+	struct soccr_lock *lock;
+	int rc = 0;
+
+	if (bpf_lock_open(&lock))
+		return -1;
+	for (int i = 0; i < 2 && !rc; i++) {
+		if (tns_enter(pairs[i].nsfd[0]))
+			rc = -1;
+		else if (attach)
+			rc = soccr_lock_attach(lock, pairs[i].ifname[0]) ||
+			     soccr_lock_attach(lock, "lo");
+		else
+			rc = soccr_lock_detach(lock);
+		tns_leave();
+	}
+	soccr_lock_close(lock);
+	return rc ? -1 : 0;
+}
+
+/*
+ * The same states with our eBPF tc lock instead of nftables (what `soccr
+ * save`/`restore` and the demo use): marked injected segments pass it, the
+ * rest of the flow is held both ways.
+ */
+static void test_every_state_restores_under_the_ebpf_lock(void **state)
+{
+	static const enum scenario scs[] = {
+		SC_ESTABLISHED, SC_FIN_WAIT1_SENT, SC_FIN_WAIT2,   SC_CLOSE_WAIT,
+		SC_LAST_ACK_SENT, SC_CLOSING_SENT, SC_CLOSE,	   SC_SYN_SENT,
+	};
+
+	(void)state;
+	assert_int_equal(bpf_lock_setup(true), 0);
+	bpf_lock_mode = true;
+	for (size_t i = 0; i < sizeof(scs) / sizeof(scs[0]); i++)
+		run_some(scs[i], runs, NRUNS);
+	bpf_lock_mode = false;
+	assert_int_equal(bpf_lock_setup(false), 0);
+}
+
 /* Peer on the same host: the segments go through lo, strict rp_filter or not. */
 static void test_fin_states_restore_with_peer_on_same_host(void **state)
 {
@@ -1164,6 +1266,7 @@ static void test_save_of_unconnected_socket_reports_no_data(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
+	snprintf(bpf_pin_dir, sizeof(bpf_pin_dir), "/sys/fs/bpf/soccr-test-%d-states", (int)getpid());
 	for (int i = 0; i < 2; i++) {
 		if (tns_pair_setup(&pairs[i]))
 			return -1;
@@ -1179,7 +1282,20 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
+	struct soccr_lock_opts o = {.sz = sizeof(o), .pin_dir = bpf_pin_dir,
+				    .flags = SOCCR_LOCK_NO_CREATE};
+	struct soccr_lock *lock;
+
 	(void)state;
+	/* A failed eBPF-lock test may have left the lock attached: remove it, pins included. */
+	if (!soccr_lock_open(&o, &lock)) {
+		for (int i = 0; i < 2; i++)
+			if (pairs[i].up && !tns_enter(pairs[i].nsfd[0])) {
+				soccr_lock_detach(lock);
+				tns_leave();
+			}
+		soccr_lock_close(lock);
+	}
 	for (int i = 0; i < 2; i++)
 		tns_pair_cleanup(&pairs[i]);
 	return 0;
@@ -1200,6 +1316,7 @@ int main(void)
 		cmocka_unit_test(test_close_restores_finished_connection),
 		cmocka_unit_test(test_syn_sent_reissues_connect),
 		cmocka_unit_test(test_syn_sent_with_half_open_peer_completes_without_reset),
+		cmocka_unit_test(test_every_state_restores_under_the_ebpf_lock),
 		cmocka_unit_test(test_fin_states_restore_with_peer_on_same_host),
 		cmocka_unit_test(test_injected_fin_leaves_no_delayed_ack_pending),
 		cmocka_unit_test(test_big_queues_restore_intact),
