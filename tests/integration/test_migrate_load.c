@@ -944,54 +944,27 @@ static void test_connections_migrate_under_load_intact_v6(void **state)
 	run(AF_INET6);
 }
 
-static void rm_pins(void)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/prog", pin_dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/flows", pin_dir);
-	unlink(path);
-	rmdir(pin_dir);
-}
-
 static int group_teardown(void **state)
 {
 	(void)state;
-	if (lock) {
-		if (!tns_enter(pair.nsfd[0]))
-			soccr_lock_detach(lock);
-		tns_leave();
-		soccr_lock_close(lock);
-		lock = NULL;
-	}
+	tns_lock_teardown(&pair, &lock, pin_dir);
 	tns_pair_cleanup(&pair);
-	rm_pins();
 	return 0;
 }
 
 static int group_setup(void **state)
 {
-	struct soccr_lock_opts opts = {.sz = sizeof(opts)};
-
+	(void)state;
 	if (tns_pair_setup(&pair))
 		return -1;
 	/* What the lock dropped is retransmitted sooner with a small minimum RTO. */
 	for (int s = 0; s < 2; s++)
 		tns_sh(pair.ns[s], "sysctl -qw net.ipv4.tcp_rto_min_us=20000 2>/dev/null");
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/soccr-test-%d-load", (int)getpid());
-	opts.pin_dir = pin_dir;
-	if (soccr_lock_open(&opts, &lock) || tns_enter(pair.nsfd[0]))
-		goto fail;
-	if (soccr_lock_attach(lock, pair.ifname[0]) || soccr_lock_attach(lock, "lo")) {
-		tns_leave();
-		goto fail;
+	if (tns_lock_setup(&pair, "load", &lock, pin_dir, sizeof(pin_dir))) {
+		tns_pair_cleanup(&pair);
+		return -1;
 	}
-	tns_leave();
 	return 0;
-fail:
-	group_teardown(state);
-	return -1;
 }
 
 int main(void)

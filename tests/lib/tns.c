@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <soccr/lock.h>
 #include <soccr/soccr.h>
 
 #include "tns.h"
@@ -386,4 +387,44 @@ void tns_pattern(void *buf, size_t len, uint64_t off, uint32_t seed)
 
 		b[i] = (unsigned char)(v ^ (v >> 8) ^ (v >> 16));
 	}
+}
+
+void tns_lock_teardown(struct tns_pair *p, struct soccr_lock **lock, const char *pin_dir)
+{
+	char path[128];
+
+	if (*lock) {
+		if (p->up && !tns_enter(p->nsfd[0]))
+			soccr_lock_detach(*lock);
+		tns_leave();
+		soccr_lock_close(*lock);
+		*lock = NULL;
+	}
+	/* In case the detach did not get that far. */
+	snprintf(path, sizeof(path), "%s/prog", pin_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/flows", pin_dir);
+	unlink(path);
+	rmdir(pin_dir);
+}
+
+int tns_lock_setup(struct tns_pair *p, const char *tag, struct soccr_lock **lock, char *pin_dir,
+		   size_t len)
+{
+	struct soccr_lock_opts opts = {.sz = sizeof(opts), .pin_dir = pin_dir};
+	int err;
+
+	*lock = NULL;
+	snprintf(pin_dir, len, "/sys/fs/bpf/soccr-test-%d-%s", (int)getpid(), tag);
+	if (soccr_lock_open(&opts, lock))
+		goto fail;
+	if (tns_enter(p->nsfd[0]))
+		goto fail;
+	err = soccr_lock_attach(*lock, p->ifname[0]) || soccr_lock_attach(*lock, "lo");
+	tns_leave();
+	if (!err)
+		return 0;
+fail:
+	tns_lock_teardown(p, lock, pin_dir);
+	return -1;
 }

@@ -76,4 +76,16 @@ int tns_read_all(int fd, void *buf, size_t len, int timeout_ms);
 /* Fill buf with the deterministic pattern of a stream starting at offset off, seeded. */
 void tns_pattern(void *buf, size_t len, uint64_t off, uint32_t seed);
 
+struct soccr_lock;
+
+/*
+ * Our eBPF lock for a test: pinned in a private directory
+ * /sys/fs/bpf/soccr-test-<pid>-<tag> (written to pin_dir), attached in
+ * side a of p on its veth and lo. Returns 0 or -1 (with nothing left behind).
+ */
+int tns_lock_setup(struct tns_pair *p, const char *tag, struct soccr_lock **lock, char *pin_dir,
+		   size_t len);
+/* Detach it from side a, close it, and remove the pins, whatever state it is in. */
+void tns_lock_teardown(struct tns_pair *p, struct soccr_lock **lock, const char *pin_dir);
+
 #endif
