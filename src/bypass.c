@@ -10,6 +10,18 @@
  * kernel detaches it by itself, so a crash leaves nothing behind. It has no
  * tc handle or priority: tcx programs run before the classic clsact filters
  * (where the network lock lives), and the lock's own filters are untouched.
+ *
+ * Kernels without tcx (before 6.6, Debian 12's own 6.1 among them) get a
+ * classic clsact egress filter instead, at a handle of its own behind the
+ * lock's (the lock lets marked frames go on with TC_ACT_UNSPEC, so they
+ * reach it; the program's verdicts mean the same in both hooks). Such a
+ * filter outlives a crashed process; it only ever turns SOCCR_MARK frames
+ * addressed to the device itself around, and `soccr lock detach` does not
+ * touch it: `tc filter del dev DEV egress handle 0xc115 prio 2 bpf` does.
+ * Two processes share one such filter (the first attaches it, the last to
+ * leave would be the one to remove it, but the first removes it: a
+ * restore running in another process at that moment has to retry).
+ * SOCCR_NO_TCX=1 in the environment forces this path (for tests).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -27,11 +39,64 @@
 #define SOCCR_BPF_TCX_EGRESS 47
 #define SOCCR_BPF_F_BEFORE   (1U << 3)
 
+/* The classic tc filter of the fallback: next to the lock's (0xC114, prio 1). */
+#define BYPASS_TC_HANDLE 0xC115
+#define BYPASS_TC_PRIO	 2
+
 struct soccr_bypass_handle {
 	struct soccr_bypass *skel;
 	int link_fd;
 	int ifindex;
+	bool tc_filter; /* attached (by us) as a classic clsact filter */
 };
+
+static int tc_attach(struct soccr_bypass_handle *b, int prog_fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = b->ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = BYPASS_TC_HANDLE,
+			    .priority = BYPASS_TC_PRIO, .prog_fd = prog_fd);
+	int err;
+
+	/* Asking first spares the host a libbpf warning about -EEXIST. */
+	err = soccr_has_clsact(b->ifindex) == 1 ? 0 : bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	err = bpf_tc_attach(&hook, &o);
+	if (err == -EEXIST) {
+		/* Another process's bypass is there: the same program for the same device. */
+		pr_dbg("bypass: if %d: a clsact bypass is already attached", b->ifindex);
+		return 0;
+	}
+	if (!err)
+		b->tc_filter = true;
+	return err;
+}
+
+static void tc_detach(struct soccr_bypass_handle *b)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = b->ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = BYPASS_TC_HANDLE,
+			    .priority = BYPASS_TC_PRIO);
+
+	/* The device or its clsact may be gone already (the lock removes an empty one). */
+	if (soccr_has_clsact(b->ifindex) == 1)
+		bpf_tc_detach(&hook, &o);
+}
+
+static bool tcx_forced_off(void)
+{
+	const char *env = getenv("SOCCR_NO_TCX");
+
+	return env && *env && strcmp(env, "0");
+}
+
+/* What a kernel without BPF_TCX_EGRESS answers to that attach type. */
+static bool tcx_unavailable(int err)
+{
+	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -E2BIG;
+}
 
 int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN],
 			struct soccr_bypass_handle **out)
@@ -67,12 +132,30 @@ int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN],
 		pr_perror("bypass: if %d: loading the program", ifindex);
 		goto err;
 	}
-	b->link_fd = bpf_link_create(bpf_program__fd(prog), ifindex,
-				     SOCCR_BPF_TCX_EGRESS, &lopts);
-	if (b->link_fd < 0) {
-		err = -errno;
-		pr_perror("bypass: if %d: tcx egress attach (Linux 6.6+ needed)", ifindex);
-		goto err;
+	if (tcx_forced_off()) {
+		err = -EOPNOTSUPP;
+	} else {
+		b->link_fd = bpf_link_create(bpf_program__fd(prog), ifindex, SOCCR_BPF_TCX_EGRESS,
+					     &lopts);
+		err = b->link_fd < 0 ? -errno : 0;
+	}
+	if (err) {
+		if (!tcx_unavailable(err)) {
+			pr_perror("bypass: if %d: tcx egress attach", ifindex);
+			goto err;
+		}
+		pr_dbg("bypass: if %d: no tcx (%s): classic clsact egress filter", ifindex,
+		       strerror(-err));
+		err = tc_attach(b, bpf_program__fd(prog));
+		if (err) {
+			errno = -err;
+			pr_perror("bypass: if %d: clsact egress attach", ifindex);
+			goto err;
+		}
+		pr_dbg("bypass: if %d: attached at clsact egress%s", ifindex,
+		       lo ? " (loopback)" : "");
+		*out = b;
+		return 0;
 	}
 	pr_dbg("bypass: if %d: attached at tcx egress (link fd %d%s)", ifindex, b->link_fd,
 	       lo ? ", loopback" : "");
@@ -90,6 +173,10 @@ void soccr_bypass_detach(struct soccr_bypass_handle *b)
 	if (b->link_fd >= 0) {
 		close(b->link_fd);
 		pr_dbg("bypass: if %d: detached", b->ifindex);
+	}
+	if (b->tc_filter) {
+		tc_detach(b);
+		pr_dbg("bypass: if %d: clsact filter removed", b->ifindex);
 	}
 	soccr_bypass__destroy(b->skel);
 	free(b);

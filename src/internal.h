@@ -38,4 +38,7 @@ SOCCR_HIDDEN int soccr_log_enabled(unsigned int level);
 SOCCR_HIDDEN int soccr_opts_copy(void *out, size_t out_sz, const void *in, size_t in_sz,
 				 size_t min_sz);
 
+/* 1 if the device has a clsact qdisc, 0 if not, or a negative errno (src/lock.c). */
+SOCCR_HIDDEN int soccr_has_clsact(int ifindex);
+
 #endif /* SOCCR_INTERNAL_H */

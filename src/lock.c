@@ -515,7 +515,7 @@ static void clsact_cb(const struct nlmsghdr *nh, void *ctx)
 }
 
 /* Does the device have a clsact qdisc? 1, 0, or a negative errno. */
-static int has_clsact(int ifindex)
+int soccr_has_clsact(int ifindex)
 {
 	struct clsact_scan cs = { .ifindex = ifindex };
 	int err = tc_dump(RTM_GETQDISC, ifindex, 0, clsact_cb, &cs);
@@ -593,7 +593,7 @@ SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
 	 * Create the clsact qdisc unless the device has one (ours or not);
 	 * asking first spares the host a libbpf warning about -EEXIST.
 	 */
-	err = has_clsact(ifindex) == 1 ? 0 : bpf_tc_hook_create(&hook);
+	err = soccr_has_clsact(ifindex) == 1 ? 0 : bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
 		pr_err("lock: %s: create clsact qdisc: %s", ifname, strerror(-err));
 		return err;

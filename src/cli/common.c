@@ -41,6 +41,7 @@ void cli_setup_log(bool verbose)
 	if (env && *env && strcmp(env, "0"))
 		verbose = true;
 	libsoccr_set_log(verbose ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_stderr);
+	cli_libbpf_verbose(verbose);
 }
 
 static char lib_err[512];
@@ -70,6 +71,7 @@ void cli_setup_log_capture(bool verbose)
 	capture_verbose = verbose;
 	lib_err[0] = '\0';
 	libsoccr_set_log(verbose ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_capture);
+	cli_libbpf_verbose(verbose);
 }
 
 const char *cli_lib_error(void)

@@ -1100,6 +1100,36 @@ static void test_every_state_restores_under_the_ebpf_lock(void **state)
 	assert_int_equal(bpf_lock_setup(false), 0);
 }
 
+/*
+ * Kernels before 6.6 have no tcx: the bypass is then a classic clsact egress
+ * filter (SOCCR_NO_TCX=1 takes that path here). The FIN states restore the
+ * same way, to a remote peer and over lo, and the filter is the one used.
+ */
+static void test_fin_states_restore_with_the_classic_tc_bypass(void **state)
+{
+	static const struct run local[] = {
+		{AF_INET, false, 1, true, false},
+		{AF_INET6, false, 0, true, false},
+	};
+
+	(void)state;
+	setenv("SOCCR_NO_TCX", "1", 1);
+	run_some(SC_CLOSE, runs, NRUNS);
+	run_some(SC_LAST_ACK_SENT, runs, NRUNS);
+	run_some(SC_CLOSE, local, 2);
+	unsetenv("SOCCR_NO_TCX");
+	for (int i = 0; i < 2; i++) {
+		/* The children _exit() without the library's destructor: their filter stays. */
+		assert_int_equal(tns_sh(pairs[i].ns[0],
+					"tc filter show dev %s egress | grep -q \"handle 0xc115\"",
+					pairs[i].ifname[0]),
+				 0);
+		tns_sh(pairs[i].ns[0], "tc filter del dev %s egress handle 0xc115 prio 2 bpf; "
+				       "tc filter del dev lo egress handle 0xc115 prio 2 bpf; true",
+		       pairs[i].ifname[0]);
+	}
+}
+
 /* Peer on the same host: the segments go through lo, strict rp_filter or not. */
 static void test_fin_states_restore_with_peer_on_same_host(void **state)
 {
@@ -1317,6 +1347,7 @@ int main(void)
 		cmocka_unit_test(test_syn_sent_reissues_connect),
 		cmocka_unit_test(test_syn_sent_with_half_open_peer_completes_without_reset),
 		cmocka_unit_test(test_every_state_restores_under_the_ebpf_lock),
+		cmocka_unit_test(test_fin_states_restore_with_the_classic_tc_bypass),
 		cmocka_unit_test(test_fin_states_restore_with_peer_on_same_host),
 		cmocka_unit_test(test_injected_fin_leaves_no_delayed_ack_pending),
 		cmocka_unit_test(test_big_queues_restore_intact),
