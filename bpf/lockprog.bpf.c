@@ -52,6 +52,12 @@ struct ip6_frag_hdr {
 
 /* Set by the loader before load (read-only once loaded). */
 const volatile __u32 pass_mark = SOCCR_LOCK_DEFAULT_MARK;
+/*
+ * 0 (SOCCR_LOCK_NO_MARK_COUNT): a packet with the pass mark goes on at once,
+ * without parsing or lookup, so it costs about what an empty program does,
+ * and the per-flow passed counters stay 0.
+ */
+const volatile __u8 count_marked = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -197,6 +203,8 @@ int soccr_lock(struct __sk_buff *skb)
 	struct soccr_lock_val *val;
 	int from = 0, ret;
 
+	if (!count_marked && skb->mark == pass_mark)
+		return TC_ACT_UNSPEC;
 	ret = parse(skb, &key, &from);
 	if (ret == PARSE_SHORT) {
 		__u32 linear = skb->data_end - skb->data;

@@ -211,7 +211,7 @@ static int open_pinned(struct soccr_lock *lock)
  * Load the classifier and pin it, reusing a pinned map if one is there.
  * -EEXIST when another process pinned a program meanwhile (open that one).
  */
-static int load_and_pin(struct soccr_lock *lock, __u32 mark)
+static int load_and_pin(struct soccr_lock *lock, __u32 mark, unsigned int flags)
 {
 	struct soccr_lockprog *skel;
 	char map_path[PATH_MAX], prog_path[PATH_MAX];
@@ -231,6 +231,7 @@ static int load_and_pin(struct soccr_lock *lock, __u32 mark)
 		return err;
 	}
 	skel->rodata->pass_mark = mark;
+	skel->rodata->count_marked = !(flags & SOCCR_LOCK_NO_MARK_COUNT);
 
 	map_fd = bpf_obj_get(map_path);
 	if (map_fd >= 0) {
@@ -321,7 +322,7 @@ SOCCR_API int soccr_lock_open(const struct soccr_lock_opts *opts, struct soccr_l
 			pr_perror("lock: mkdir %s", lock->pin_dir);
 			break;
 		}
-		err = load_and_pin(lock, mark);
+		err = load_and_pin(lock, mark, flags);
 		if (err && err != -EEXIST)
 			break;
 		/*

@@ -40,6 +40,13 @@ extern "C" {
 
 /* soccr_lock_opts.flags */
 #define SOCCR_LOCK_NO_CREATE 0x1	/* open only an existing (pinned) lock, else -ENOENT */
+/*
+ * Packets with the pass mark go on without being parsed, looked up or
+ * counted: about the cost of an empty program instead of a locked packet's,
+ * but soccr_lock_entry.passed stays 0. Like pass_mark, it takes effect when
+ * the program is first loaded (a pinned lock keeps what it was made with).
+ */
+#define SOCCR_LOCK_NO_MARK_COUNT 0x2
 
 struct soccr_lock;
 

@@ -24,8 +24,11 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: soccr lock [--pin-dir DIR] [-v] COMMAND\n"
 		"\n"
-		"  attach [--dev IFACE]...        attach the lock at tc ingress+egress (default:\n"
-		"                                 every UP interface of this netns, lo included)\n"
+		"  attach [--dev IFACE]... [--no-mark-count]\n"
+		"                                 attach the lock at tc ingress+egress (default:\n"
+		"                                 every UP interface of this netns, lo included);\n"
+		"                                 --no-mark-count, when the lock is first made:\n"
+		"                                 marked packets pass at once, uncounted (cheaper)\n"
 		"  add SADDR:SPORT DADDR:DPORT    lock a TCP flow (both directions)\n"
 		"  del SADDR:SPORT DADDR:DPORT    unlock it\n"
 		"  list [--json]                  locked flows with drop/pass counters\n"
@@ -124,6 +127,7 @@ int cmd_lock(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "dev", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "no-mark-count", no_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -137,7 +141,7 @@ int cmd_lock(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:d:jvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:d:jMvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			opts.pin_dir = optarg;
@@ -151,6 +155,9 @@ int cmd_lock(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'M':
+			opts.flags |= SOCCR_LOCK_NO_MARK_COUNT;
 			break;
 		case 'v':
 			debug = true;
@@ -181,6 +188,10 @@ int cmd_lock(int argc, char **argv)
 	}
 	if (json && strcmp(sub, "list")) {
 		cli_err("lock: --json goes with 'list' only");
+		return EXIT_USAGE;
+	}
+	if ((opts.flags & SOCCR_LOCK_NO_MARK_COUNT) && strcmp(sub, "attach")) {
+		cli_err("lock: --no-mark-count goes with 'attach' only (fixed when the lock is made)");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(sub, "add") || !strcmp(sub, "del")) {

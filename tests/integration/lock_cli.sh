@@ -91,6 +91,7 @@ run "add rejects a bad address" 2 "bad address '10.0.0.300:1'" -- add 10.0.0.300
 run "add rejects a bad port" 2 "bad address" -- add 10.0.0.1:65536 10.0.0.2:2
 run "add rejects mixed families" 2 "same address family" -- add 10.0.0.1:1 [fd00::2]:2
 run "--json only with list" 2 "--json goes with 'list' only" -- add --json 10.0.0.1:1 10.0.0.2:2
+run "--no-mark-count only with attach" 2 "--no-mark-count goes with 'attach' only" -- --no-mark-count list
 run "--dev only with attach" 2 "--dev goes with 'attach' only" -- list --dev lo
 run "attach to a missing interface" 2 "interface 'nosuch0'" -- attach --dev nosuch0
 run "list takes no argument" 2 "unexpected argument" -- list 10.0.0.1:1

@@ -633,6 +633,40 @@ static void test_custom_pass_mark_set_at_load(void **state)
 	assert_int_not_equal(access(dir, F_OK), 0);
 }
 
+static void test_no_mark_count_passes_marked_without_counting(void **state)
+{
+	struct soccr_lock_opts opts = { .sz = sizeof(opts), .flags = SOCCR_LOCK_NO_MARK_COUNT };
+	struct soccr_lock_entry *e = NULL;
+	struct soccr_lock *other = NULL;
+	struct soccr_flow f;
+	struct frame fr;
+	char dir[80];
+	size_t n = 0;
+	int saved = prog_fd;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s-nmc", pin_dir);
+	opts.pin_dir = dir;
+	assert_int_equal(soccr_lock_open(&opts, &other), 0);
+	fill_flow(&f, AF_INET, V4_A, PORT_A, V4_B, PORT_B);
+	assert_int_equal(soccr_lock_add(other, &f), 0);
+	build(&fr, AF_INET, V4_A, PORT_A, V4_B, PORT_B);
+	prog_fd = soccr_lock_prog_fd(other);
+	assert_int_equal(run(&fr, SOCCR_MARK), PASS);
+	assert_int_equal(run(&fr, SOCCR_MARK), PASS);
+	assert_int_equal(run(&fr, 0), DROP);
+	prog_fd = saved;
+	assert_int_equal(soccr_lock_list(other, &e, &n), 0);
+	assert_int_equal(n, 1);
+	/* The marked packets went through uncounted; the unmarked one was counted and dropped. */
+	assert_int_equal(e[0].passed[0] + e[0].passed[1], 0);
+	assert_int_equal(e[0].dropped[0] + e[0].dropped[1], 1);
+	free(e);
+	assert_int_equal(soccr_lock_detach(other), 0);
+	soccr_lock_close(other);
+	assert_int_not_equal(access(dir, F_OK), 0);
+}
+
 static void test_reopen_reuses_pinned_program_and_flows(void **state)
 {
 	struct soccr_lock_opts opts = { .sz = sizeof(opts), .pin_dir = pin_dir,
@@ -743,6 +777,7 @@ static void rm_all_pins(void)
 {
 	rm_pins("");
 	rm_pins("-mark");
+	rm_pins("-nmc");
 }
 
 static int group_setup(void **state)
@@ -807,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_bad_flow_family_rejected),
 		cmocka_unit_test(test_flow_from_sockaddr_maps_v4_mapped_to_v4),
 		cmocka_unit_test_setup(test_custom_pass_mark_set_at_load, clear_flows),
+		cmocka_unit_test_setup(test_no_mark_count_passes_marked_without_counting, clear_flows),
 		cmocka_unit_test_setup(test_reopen_reuses_pinned_program_and_flows, clear_flows),
 		cmocka_unit_test_setup(test_batch_add_and_del_100k_flows, clear_flows),
 	};
