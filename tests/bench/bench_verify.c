@@ -219,16 +219,6 @@ static double run(struct soccr_injector *inj, struct soccr_verifier *v, struct b
 	return (double)(t1 - t0) / 1e3 / (double)b->n;
 }
 
-static void log_stderr(unsigned int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)level;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
 int main(void)
 {
 	struct soccr_verifier_opts o = {.sz = sizeof(o)};
@@ -240,7 +230,7 @@ int main(void)
 	int rounds, err;
 
 	bench_init("bench_verify");
-	libsoccr_set_log(getenv("BENCH_VERIFY_DEBUG") ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_stderr);
+	libsoccr_set_log(getenv("BENCH_VERIFY_DEBUG") ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, tns_log_stderr);
 	b.n = bench_env_long("BENCH_VERIFY_BATCH", 1000, 16, 20000); /* local ports 10000 + i */
 	rounds = bench_rounds();
 	die_if(bench_netns() != 0, "private netns");

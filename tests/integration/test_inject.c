@@ -72,16 +72,6 @@ struct conn {
 	uint32_t rcv_nxt, snd_nxt;	/* server's, read in repair mode */
 };
 
-static void log_stderr(unsigned int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)level;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
 static int group_setup(void **state)
 {
 	struct ctx *x = calloc(1, sizeof(*x));
@@ -89,7 +79,7 @@ static int group_setup(void **state)
 
 	if (!x)
 		return -1;
-	libsoccr_set_log(SOCCR_LOG_ERR, log_stderr);
+	libsoccr_set_log(SOCCR_LOG_ERR, tns_log_stderr);
 	if (tns_pair_setup(&x->p))
 		goto fail;
 	if (tns_sh(x->p.ns[1], "sysctl -qw net.ipv4.conf.all.rp_filter=0 "

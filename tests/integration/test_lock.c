@@ -518,16 +518,6 @@ static void test_other_clsact_filter_runs_beside_ours_and_survives_detach(void *
 	close(s);
 }
 
-static void log_stderr(unsigned int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)level;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +540,6 @@ int main(void)
 	tns_require_root();
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/soccr-test-%d-net", (int)getpid());
 	atexit(rm_all_pins);
-	libsoccr_set_log(SOCCR_LOG_ERR, log_stderr);
+	libsoccr_set_log(SOCCR_LOG_ERR, tns_log_stderr);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -812,16 +812,6 @@ static int group_teardown(void **state)
 	return ret;
 }
 
-static void log_stderr(unsigned int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)level;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -853,6 +843,6 @@ int main(void)
 		perror("unshare(CLONE_NEWNET)");
 		return 1;
 	}
-	libsoccr_set_log(SOCCR_LOG_ERR, log_stderr);
+	libsoccr_set_log(SOCCR_LOG_ERR, tns_log_stderr);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -55,16 +55,6 @@ struct conn {
 	uint32_t rcv_nxt, snd_nxt; /* server's */
 };
 
-static void log_stderr(unsigned int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)level;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
 static int group_setup(void **state)
 {
 	struct ctx *x = calloc(1, sizeof(*x));
@@ -72,7 +62,7 @@ static int group_setup(void **state)
 
 	if (!x)
 		return -1;
-	libsoccr_set_log(SOCCR_LOG_ERR, log_stderr);
+	libsoccr_set_log(SOCCR_LOG_ERR, tns_log_stderr);
 	snprintf(x->tmp, sizeof(x->tmp), "/tmp/soccr-verify-%d", (int)getpid());
 	if (tns_sh(NULL, "rm -rf %s && mkdir -p %s", x->tmp, x->tmp))
 		goto fail;

@@ -428,3 +428,13 @@ fail:
 	tns_lock_teardown(p, lock, pin_dir);
 	return -1;
 }
+
+void tns_log_stderr(unsigned int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)level;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}

@@ -76,6 +76,9 @@ int tns_read_all(int fd, void *buf, size_t len, int timeout_ms);
 /* Fill buf with the deterministic pattern of a stream starting at offset off, seeded. */
 void tns_pattern(void *buf, size_t len, uint64_t off, uint32_t seed);
 
+/* A libsoccr_set_log() callback that prints every line to stderr. */
+void tns_log_stderr(unsigned int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 struct soccr_lock;
 
 /*
