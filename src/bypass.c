@@ -56,20 +56,30 @@ static int tc_attach(struct soccr_bypass_handle *b, int prog_fd)
 			    .attach_point = BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = BYPASS_TC_HANDLE,
 			    .priority = BYPASS_TC_PRIO, .prog_fd = prog_fd);
+	bool created;
 	int err;
 
 	/* Asking first spares the host a libbpf warning about -EEXIST. */
-	err = soccr_has_clsact(b->ifindex) == 1 ? 0 : bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
+	created = soccr_has_clsact(b->ifindex) != 1;
+	err = created ? bpf_tc_hook_create(&hook) : 0;
+	if (err == -EEXIST) {
+		created = false;
+		err = 0;
+	}
+	if (err)
 		return err;
 	err = bpf_tc_attach(&hook, &o);
 	if (err == -EEXIST) {
 		/* Another process's bypass is there: the same program for the same device. */
 		pr_dbg("bypass: if %d: a clsact bypass is already attached", b->ifindex);
+		soccr_bypass__destroy(b->skel);
+		b->skel = NULL;
 		return 0;
 	}
 	if (!err)
 		b->tc_filter = true;
+	else if (created)
+		bpf_tc_hook_destroy(&hook);
 	return err;
 }
 

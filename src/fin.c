@@ -91,7 +91,7 @@ static void report_view(int fd, const struct seen *s, const struct soccr_absorb 
 		.state = s->state,
 		.have_rcv_nxt = want->check_rcv_nxt,
 		.rcv_nxt = s->rcv_nxt,
-		.have_outq = want->check_acked,
+		.have_outq = want->check_acked || want->check_outq,
 		.outq = s->outq,
 	};
 

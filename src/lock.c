@@ -258,8 +258,12 @@ static int load_and_pin(struct soccr_lock *lock, __u32 mark, unsigned int flags)
 	}
 	if (bpf_obj_pin(bpf_program__fd(skel->progs.soccr_lock), prog_path)) {
 		err = -errno;
-		if (err != -EEXIST)
+		if (err != -EEXIST) {
 			pr_perror("lock: pin %s", prog_path);
+			/* No lock without its program: take the map pin we made away again. */
+			if (!reused)
+				unlink(map_path);
+		}
 		goto out;
 	}
 	pr_dbg("lock: loaded and pinned the classifier in %s (pass mark %#x)", lock->pin_dir, mark);
@@ -273,6 +277,7 @@ out:
 SOCCR_API int soccr_lock_open(const struct soccr_lock_opts *opts, struct soccr_lock **out)
 {
 	const char *dir = NULL;
+	bool made_dir = false;
 	unsigned int flags = 0;
 	struct soccr_lock *lock;
 	__u32 mark = SOCCR_MARK;
@@ -317,7 +322,9 @@ SOCCR_API int soccr_lock_open(const struct soccr_lock_opts *opts, struct soccr_l
 		err = open_pinned(lock);
 		if (err != -ENOENT || (flags & SOCCR_LOCK_NO_CREATE) || tries == OPEN_TRIES)
 			break;
-		if (mkdir(lock->pin_dir, 0700) && errno != EEXIST) {
+		if (!mkdir(lock->pin_dir, 0700)) {
+			made_dir = true;
+		} else if (errno != EEXIST) {
 			err = -errno;
 			pr_perror("lock: mkdir %s", lock->pin_dir);
 			break;
@@ -338,6 +345,9 @@ SOCCR_API int soccr_lock_open(const struct soccr_lock_opts *opts, struct soccr_l
 	*out = lock;
 	return 0;
 fail:
+	/* A directory this call made and could not fill goes (rmdir leaves a used one). */
+	if (made_dir)
+		rmdir(lock->pin_dir);
 	soccr_lock_close(lock);
 	return err;
 }
@@ -575,10 +585,30 @@ static int attach_point(struct soccr_lock *lock, const char *ifname, int ifindex
 
 static int detach_point(const char *ifname, int ifindex, enum bpf_tc_attach_point point);
 
+/* Delete the device's clsact qdisc, but only when no filter of anyone is left on it. */
+static void remove_empty_clsact(const char *ifname, int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	struct hook_scan hs_in, hs_eg;
+	int err;
+
+	if (scan_hook(ifindex, hook_parent(BPF_TC_INGRESS), &hs_in) ||
+	    scan_hook(ifindex, hook_parent(BPF_TC_EGRESS), &hs_eg))
+		return;
+	if (hs_in.filters || hs_eg.filters) {
+		pr_dbg("lock: %s: clsact kept, other filters remain", ifname);
+		return;
+	}
+	err = bpf_tc_hook_destroy(&hook);
+	if (err && err != -ENOENT && err != -EINVAL)
+		pr_dbg("lock: %s: delete clsact: %s", ifname, strerror(-err));
+}
+
 SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	bool tried_in = false, tried_eg = false;
+	bool tried_in = false, tried_eg = false, created;
 	int ifindex, err;
 
 	if (!lock || !ifname)
@@ -594,8 +624,14 @@ SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
 	 * Create the clsact qdisc unless the device has one (ours or not);
 	 * asking first spares the host a libbpf warning about -EEXIST.
 	 */
-	err = soccr_has_clsact(ifindex) == 1 ? 0 : bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST) {
+	created = soccr_has_clsact(ifindex) != 1;
+	err = created ? bpf_tc_hook_create(&hook) : 0;
+	if (err == -EEXIST) {
+		/* Someone made it in between: not ours to remove. */
+		created = false;
+		err = 0;
+	}
+	if (err) {
 		pr_err("lock: %s: create clsact qdisc: %s", ifname, strerror(-err));
 		return err;
 	}
@@ -606,11 +642,16 @@ SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
 		/*
 		 * Half a lock drops what comes in and lets out what goes: worse
 		 * than none, because the caller was told it failed. Take away what
-		 * this call put there (a lock that was already complete stays).
+		 * this call put there (a lock that was already complete stays),
+		 * the clsact qdisc too if this call made it and it is empty.
 		 */
-		if ((tried_eg && detach_point(ifname, ifindex, BPF_TC_EGRESS) < 0) ||
-		    (tried_in && detach_point(ifname, ifindex, BPF_TC_INGRESS) < 0))
+		int eg = tried_eg ? detach_point(ifname, ifindex, BPF_TC_EGRESS) : 0;
+		int in = tried_in ? detach_point(ifname, ifindex, BPF_TC_INGRESS) : 0;
+
+		if (eg < 0 || in < 0)
 			pr_err("lock: %s: could not take a partial attach away", ifname);
+		else if (created)
+			remove_empty_clsact(ifname, ifindex);
 	}
 	return err;
 }
@@ -685,10 +726,7 @@ static int detach_point(const char *ifname, int ifindex, enum bpf_tc_attach_poin
 
 static int detach_ifindex(const char *ifname, int ifindex)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	struct hook_scan hs_in, hs_eg;
-	int in, eg, err;
+	int in, eg;
 
 	in = detach_point(ifname, ifindex, BPF_TC_INGRESS);
 	eg = detach_point(ifname, ifindex, BPF_TC_EGRESS);
@@ -696,20 +734,8 @@ static int detach_ifindex(const char *ifname, int ifindex)
 		return in < 0 ? in : eg;
 	if (!in && !eg)
 		return 0;
-	/*
-	 * We created the clsact qdisc if it was missing; take it away again,
-	 * but only when no filter of anyone else is left on either hook.
-	 */
-	if (scan_hook(ifindex, hook_parent(BPF_TC_INGRESS), &hs_in) ||
-	    scan_hook(ifindex, hook_parent(BPF_TC_EGRESS), &hs_eg))
-		return 0;
-	if (hs_in.filters || hs_eg.filters) {
-		pr_dbg("lock: %s: clsact kept, other filters remain", ifname);
-		return 0;
-	}
-	err = bpf_tc_hook_destroy(&hook);
-	if (err && err != -ENOENT && err != -EINVAL)
-		pr_dbg("lock: %s: delete clsact: %s", ifname, strerror(-err));
+	/* We created the clsact qdisc if it was missing; take it away again if empty. */
+	remove_empty_clsact(ifname, ifindex);
 	return 0;
 }
 

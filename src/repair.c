@@ -543,7 +543,6 @@ struct plan {
 	uint32_t rcv_nxt;   /* receive queue end, before the peer's FIN (if any) */
 	uint32_t snd_una;   /* send queue start */
 	uint32_t write_seq; /* send queue end, before our FIN (if any) */
-	int family;	    /* socket family */
 };
 
 static socklen_t addr_len(const union libsoccr_addr *a)
@@ -1115,7 +1114,6 @@ SOCCR_API int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *
 	if (check_args(sk, data, data_size))
 		return -1;
 	p.mstate = SF(data->state);
-	p.family = sk->src_addr->sa.sa_family;
 	p.rcv_nxt = data->inq_seq - ((p.mstate & RCVQ_FIN) ? 1 : 0);
 	p.write_seq = data->outq_seq - ((p.mstate & SNDQ_FIN) ? 1 : 0);
 	p.snd_una = p.write_seq - data->outq_len;

@@ -48,12 +48,6 @@ SOCCR_HIDDEN int soccr_path_get(int sk, const struct soccr_wire_flow *flow,
 				struct soccr_path *path);
 SOCCR_HIDDEN void soccr_path_put(void);
 
-/*
- * Output route lookup over rtnetlink: the interface index used to reach dst
- * (from src if src is non-NULL and local). Returns 0 or a negative errno.
- */
-SOCCR_HIDDEN int soccr_route_oif(int family, const void *src, const void *dst, int *oif);
-
 /* The tc egress redirect of SOCCR_MARK frames to the same device's ingress. */
 struct soccr_bypass_handle;
 SOCCR_HIDDEN int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN],

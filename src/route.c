@@ -106,6 +106,9 @@ static void add_attr(struct nlmsghdr *nh, unsigned short type, const void *data,
 	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(rta->rta_len);
 }
 
+/* Sequence numbers of our rtnetlink requests (cache_lock held). */
+static uint32_t nl_seq;
+
 static int route_query(int fd, int family, const void *src, const void *dst, int *oif)
 {
 	size_t alen = family == AF_INET ? 4 : 16;
@@ -127,7 +130,7 @@ static int route_query(int fd, int family, const void *src, const void *dst, int
 	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
 	req.nh.nlmsg_type = RTM_GETROUTE;
 	req.nh.nlmsg_flags = NLM_F_REQUEST;
-	req.nh.nlmsg_seq = 1;
+	req.nh.nlmsg_seq = ++nl_seq;
 	req.rt.rtm_family = (unsigned char)family;
 	req.rt.rtm_dst_len = (unsigned char)(alen * 8);
 	add_attr(&req.nh, RTA_DST, dst, alen);
@@ -137,11 +140,14 @@ static int route_query(int fd, int family, const void *src, const void *dst, int
 	}
 	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
-	n = recv(fd, &resp, sizeof(resp), 0);
-	if (n < 0)
-		return -errno;
-	if (!NLMSG_OK(&resp.nh, (size_t)n))
-		return -EBADMSG;
+	/* The answer to this request: a reply left over from an interrupted one is skipped. */
+	do {
+		n = recv(fd, &resp, sizeof(resp), 0);
+		if (n < 0)
+			return -errno;
+		if (!NLMSG_OK(&resp.nh, (size_t)n))
+			return -EBADMSG;
+	} while (resp.nh.nlmsg_seq != req.nh.nlmsg_seq);
 	if (resp.nh.nlmsg_type == NLMSG_ERROR) {
 		struct nlmsgerr *e = NLMSG_DATA(&resp.nh);
 
@@ -166,18 +172,6 @@ static int route_lookup(int fd, int family, const void *src, const void *dst, in
 	/* A source address that is not (yet) local is refused for IPv4: look up without it. */
 	if (ret && src)
 		ret = route_query(fd, family, NULL, dst, oif);
-	return ret;
-}
-
-int soccr_route_oif(int family, const void *src, const void *dst, int *oif)
-{
-	int fd, ret;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	ret = route_lookup(fd, family, src, dst, oif);
-	close(fd);
 	return ret;
 }
 
@@ -306,10 +300,13 @@ static int lookup(int sk, const struct ns_key *ns, int ifindex, struct soccr_pat
 }
 
 /*
- * The last route answer, for the next few injections of the same restore
- * (a half-closed socket takes up to three segments): one rtnetlink round
- * trip costs about as much as sending the segment. Kept only briefly, so a
- * route that changes between restores is always seen.
+ * The last route answer (keyed by namespace and addresses, not ports), for
+ * the next injections of the same restore and of restores to the same peer
+ * right after it: one rtnetlink round trip costs about as much as sending
+ * the segment. Kept 50 ms, so a route change is seen by the restores that
+ * start later than that; one that starts earlier may still inject on the
+ * old device, where the segment is not absorbed: -ENOLINK, nothing sent to
+ * the peer, and a retry sees the new route.
  */
 #define ROUTE_MEMO_NS (50 * 1000 * 1000)
 

@@ -593,6 +593,8 @@ int cmd_demo(int argc, char **argv)
 		cli_err("demo: out of memory");
 		return EXIT_FAIL;
 	}
+	/* No fds yet (calloc's 0 would be stdin to the cleanup). */
+	d->origin_ctl = d->dest_res = -1;
 	/* SYN_SENT against a half-open peer (libsoccr keeps the first SYN's timestamp). */
 	d->syn_hold_synack = true;
 	while ((opt = getopt_long(argc, argv, "p:vsh", opts, NULL)) != -1) {

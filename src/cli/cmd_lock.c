@@ -222,10 +222,8 @@ int cmd_lock(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 
+	/* Also libbpf's messages, with -v or SOCCR_DEBUG=1. */
 	cli_setup_log(debug);
-	if (getenv("SOCCR_DEBUG") && strcmp(getenv("SOCCR_DEBUG"), "0"))
-		debug = true;
-	cli_libbpf_verbose(debug);
 
 	/* Reading or removing a lock must not create one. */
 	if (!strcmp(sub, "list") || !strcmp(sub, "del"))

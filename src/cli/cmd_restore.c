@@ -286,6 +286,7 @@ int cmd_restore(int argc, char **argv)
 	};
 	const char *path = NULL, *pin_dir = NULL, *pcap = NULL;
 	bool no_unlock = false, verify = false, verbose = false, unlocked = false;
+	bool unlock_failed = false;
 	struct soccr_lock *lock = NULL;
 	struct libsoccr_sk *sk = NULL;
 	struct soccr_flow flow;
@@ -353,7 +354,6 @@ int cmd_restore(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli_setup_log_capture(verbose);
-	cli_libbpf_verbose(verbose);
 
 	ret = soccr_image_load(path, &img, err, sizeof(err));
 	if (ret) {
@@ -449,11 +449,18 @@ int cmd_restore(int argc, char **argv)
 
 	if (lock) {
 		ret = soccr_lock_del(lock, &flow);
-		if (ret) {
-			cli_err("restore: unlock the flow: %s", cli_why(strerror(-ret)));
-			goto out;
-		}
-		unlocked = true;
+		/*
+		 * The socket is live now: closing it would end the connection, so
+		 * it still goes to CMD; the failure shows in the exit status and
+		 * the user unlocks by hand ('soccr lock del').
+		 */
+		unlock_failed = ret != 0;
+		if (ret)
+			cli_err("restore: unlock the flow: %s (the connection is restored, its flow "
+				"still locked)",
+				cli_why(strerror(-ret)));
+		else
+			unlocked = true;
 		soccr_lock_close(lock);
 		lock = NULL;
 	}
@@ -473,6 +480,8 @@ int cmd_restore(int argc, char **argv)
 	} else {
 		status = EXIT_OK;
 	}
+	if (unlock_failed)
+		status = EXIT_FAIL;
 out:
 	if (ver) {
 		soccr_restore_set_verifier(NULL);

@@ -233,7 +233,6 @@ int cmd_save(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli_setup_log_capture(verbose);
-	cli_libbpf_verbose(verbose);
 
 	pidfd = pidfd_open((pid_t)pid);
 	if (pidfd < 0) {

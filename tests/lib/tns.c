@@ -25,6 +25,7 @@ static char created[MAX_NS][32];
 static int orig_ns = -1;
 static int counter;
 static bool hooks_installed;
+static pid_t owner;
 
 static void forget(const char *name)
 {
@@ -45,6 +46,10 @@ static void remember(const char *name)
 static void del_all(void)
 {
 	char cmd[128];
+
+	/* A forked child inherits the hooks and the list: the namespaces are its parent's. */
+	if (getpid() != owner)
+		return;
 
 	for (int i = 0; i < MAX_NS; i++)
 		if (created[i][0]) {
@@ -68,6 +73,7 @@ static void install_hooks(void)
 	if (hooks_installed)
 		return;
 	hooks_installed = true;
+	owner = getpid();
 	atexit(del_all);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -400,7 +406,9 @@ void tns_lock_teardown(struct tns_pair *p, struct soccr_lock **lock, const char 
 		soccr_lock_close(*lock);
 		*lock = NULL;
 	}
-	/* In case the detach did not get that far. */
+	/* In case the detach did not get that far (nothing to do before setup named it). */
+	if (!pin_dir[0])
+		return;
 	snprintf(path, sizeof(path), "%s/prog", pin_dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/flows", pin_dir);
