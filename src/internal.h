@@ -12,6 +12,8 @@
 #define SOCCR_HIDDEN __attribute__((visibility("hidden")))
 /* Exported API (the version script has the final say). */
 #define SOCCR_API __attribute__((visibility("default")))
+/* Exported for libsoccr-verify only, under the LIBSOCCR_PRIVATE version node. */
+#define SOCCR_PRIVATE_API __attribute__((visibility("default")))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -20,9 +22,9 @@
  * without one. errno is preserved. Lines name the object and the step:
  * "sk 7: TCP_QUEUE_SEQ (recv): Invalid argument".
  */
-SOCCR_HIDDEN void soccr_log(unsigned int level, const char *fmt, ...)
+SOCCR_PRIVATE_API void soccr_log(unsigned int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-SOCCR_HIDDEN int soccr_log_enabled(unsigned int level);
+SOCCR_PRIVATE_API int soccr_log_enabled(unsigned int level);
 
 #define pr_err(fmt, ...) soccr_log(SOCCR_LOG_ERR, fmt "\n", ##__VA_ARGS__)
 #define pr_dbg(fmt, ...) soccr_log(SOCCR_LOG_DBG, fmt "\n", ##__VA_ARGS__)
@@ -35,10 +37,23 @@ SOCCR_HIDDEN int soccr_log_enabled(unsigned int level);
  * zero; a longer one must have zeros beyond what we know; in_sz below min_sz
  * is refused. Returns 0 or -EINVAL.
  */
-SOCCR_HIDDEN int soccr_opts_copy(void *out, size_t out_sz, const void *in, size_t in_sz,
+SOCCR_PRIVATE_API int soccr_opts_copy(void *out, size_t out_sz, const void *in, size_t in_sz,
 				 size_t min_sz);
 
-/* 1 if the device has a clsact qdisc, 0 if not, or a negative errno (src/lock.c). */
-SOCCR_HIDDEN int soccr_has_clsact(int ifindex);
+/*
+ * Bracket every libbpf use (src/base/bpfenv.c): libbpf's messages go to
+ * our log, at debug level if quiet (a failure there has a fallback), and
+ * libbpf's print callback and RLIMIT_MEMLOCK are as they were afterwards.
+ */
+#include <stdbool.h>
+#include <sys/resource.h>
+struct soccr_bpf_env {
+	void *print;
+	bool quiet;
+	bool have_memlock;
+	struct rlimit memlock;
+};
+SOCCR_HIDDEN void soccr_bpf_env_enter(struct soccr_bpf_env *env, bool quiet);
+SOCCR_HIDDEN void soccr_bpf_env_leave(struct soccr_bpf_env *env);
 
 #endif /* SOCCR_INTERNAL_H */

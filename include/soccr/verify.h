@@ -45,6 +45,7 @@
 
 #include <soccr/lock.h>
 #include <soccr/packet.h>
+#include <soccr/restore.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -232,13 +233,22 @@ int soccr_verdict_str(const struct soccr_verdict *vd, char *buf, size_t len);
 int soccr_verifier_json(const struct soccr_verifier *v, char **out);
 
 /*
- * Make libsoccr_restore() report every segment it injects to v (NULL: stop;
- * the default). Process-wide; the caller keeps ownership of v and must
- * unset it before closing it. libsoccr_restore() checks absorption on the
- * socket side by itself anyway; this adds the wire evidence and the
- * per-segment verdicts, collected with soccr_verifier_collect(). Returns 0.
+ * Fill obs so that a restore given it (soccr_restore_opts.observer,
+ * <soccr/restore.h>) reports every segment it injects, and the socket view
+ * it read afterwards, to v. Per call: restores without it are not seen, and
+ * v must stay open until the restore returns. The restore checks absorption
+ * on the socket side by itself anyway; this adds the wire evidence and the
+ * per-segment verdicts, collected with soccr_verifier_collect(). Returns 0
+ * or -EINVAL.
  */
-int soccr_restore_set_verifier(struct soccr_verifier *v);
+int soccr_verifier_observer(struct soccr_verifier *v, struct soccr_restore_observer *obs);
+
+/*
+ * For segments of fd given to v without a socket view (soccr_verifier_expect()
+ * and soccr_verifier_sent() by hand): read the socket now (TCP_INFO and
+ * TCP_QUEUE_SEQ) as their socket side.
+ */
+void soccr_verifier_sock_done(struct soccr_verifier *v, int fd);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@
 
 #include <soccr/image.h>
 #include <soccr/lock.h>
+#include <soccr/restore.h>
 #include <soccr/soccr.h>
 #include <soccr/verify.h>
 
@@ -297,6 +298,9 @@ int cmd_restore(int argc, char **argv)
 	char **cmd = NULL;
 	socklen_t len;
 	struct soccr_verifier *ver = NULL;
+	struct soccr_restore_opts ropts = {.sz = sizeof(ropts)};
+	struct soccr_restore_observer obs;
+	struct soccr_session *session = NULL;
 	FILE *report = stdout;
 	bool reported = false;
 	int vbad;
@@ -384,8 +388,16 @@ int cmd_restore(int argc, char **argv)
 				goto out;
 			}
 		}
-		soccr_restore_set_verifier(ver);
+		soccr_verifier_observer(ver, &obs);
+		ropts.observer = &obs;
 	}
+	/* The tool's restores take the AF_PACKET path, loading the bypass where it is needed. */
+	ret = soccr_session_open(NULL, &session);
+	if (ret) {
+		cli_err("restore: session: %s", cli_why(strerror(-ret)));
+		goto out;
+	}
+	ropts.session = session;
 
 	fd = socket(img.family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0) {
@@ -408,9 +420,8 @@ int cmd_restore(int argc, char **argv)
 		libsoccr_set_queue_bytes(sk, TCP_SEND_QUEUE, img.sendq, SOCCR_MEM_EXCL);
 		img.sendq = NULL;
 	}
-	ret = libsoccr_restore(sk, &img.data, sizeof(img.data));
+	ret = soccr_restore_ext(sk, &img.data, sizeof(img.data), &ropts);
 	if (ver) {
-		soccr_restore_set_verifier(NULL);
 		vbad = verdicts(ver, verify, report);
 		if (vbad < 0 && ret == 0) {
 			cli_err("restore: --verify: collecting the verdicts failed: %s; "
@@ -483,10 +494,8 @@ int cmd_restore(int argc, char **argv)
 	if (unlock_failed)
 		status = EXIT_FAIL;
 out:
-	if (ver) {
-		soccr_restore_set_verifier(NULL);
-		soccr_verifier_close(ver);
-	}
+	soccr_session_close(session);
+	soccr_verifier_close(ver);
 	soccr_lock_close(lock);
 	if (fd >= 0)
 		close(fd);

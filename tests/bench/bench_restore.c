@@ -3,7 +3,7 @@
  * restore_half_closed: restoring TCP sockets from their saved state.
  *
  *   ours   libsoccr: socket, libsoccr_pause, libsoccr_set_addr (both),
- *          libsoccr_set_queue_bytes, libsoccr_restore (which injects the
+ *          libsoccr_set_queue_bytes, soccr_restore_ext with a session (which injects the
  *          peer's FIN or the ACK of ours and checks it was absorbed),
  *          libsoccr_resume; N sockets, a third each in CLOSE_WAIT, FIN_WAIT2
  *          and LAST_ACK, each with 64 bytes in its receive queue
@@ -31,8 +31,8 @@
  * verify (figure 5 of the issue, here because it needs the same restored
  * sockets): the same ours round on a batch of BENCH_VERIFY_N sockets, with
  * and without a verifier (<soccr/verify.h>, one handle opened once in side
- * a, lock counters for hints) hooked into libsoccr_restore() with
- * soccr_restore_set_verifier(); timed with it: soccr_verifier_set_flows()
+ * a, lock counters for hints) given to each restore as its observer
+ * (soccr_verifier_observer()); timed with it: soccr_verifier_set_flows()
  * for the batch, the restores, soccr_verifier_collect(), which must find
  * every segment absorbed. verify_batchN_per_socket is the difference per
  * socket. SKIPPED while libsoccr_restore() reports no segments to it.
@@ -52,6 +52,7 @@
 #include <sys/ioctl.h>
 
 #include <soccr/lock.h>
+#include <soccr/restore.h>
 #include <soccr/soccr.h>
 #include <soccr/verify.h>
 
@@ -502,9 +503,22 @@ static void ours_save(struct conn *c, int fd, int i)
 	close(fd);
 }
 
+/*
+ * Many restores in one process: the session keeps the injection path (as
+ * the soccr tool does); the observer is set while a verifier is.
+ */
+static struct soccr_session *session;
+static struct soccr_restore_observer observer;
+static bool observing;
+
 /* The timed part for one socket: a new socket, restored and out of repair mode. */
 static int ours_restore(struct conn *c)
 {
+	struct soccr_restore_opts ro = {
+		.sz = sizeof(ro),
+		.session = session,
+		.observer = observing ? &observer : NULL,
+	};
 	struct libsoccr_sk_data data = c->data; /* CRIU's restore may adjust it */
 	struct libsoccr_sk *sk;
 	int fd, ret;
@@ -518,9 +532,9 @@ static int ours_restore(struct conn *c)
 	if (libsoccr_set_addr(sk, 1, &c->local, 0) || libsoccr_set_addr(sk, 0, &c->peer, 0) ||
 	    libsoccr_set_queue_bytes(sk, TCP_RECV_QUEUE, c->inq, 0))
 		bench_die("libsoccr_set_*", EINVAL);
-	ret = libsoccr_restore(sk, &data, sizeof(data));
+	ret = soccr_restore_ext(sk, &data, sizeof(data), &ro);
 	if (ret) {
-		fprintf(stderr, "%s: libsoccr_restore: %d\n", bench_prog, ret);
+		fprintf(stderr, "%s: soccr_restore_ext: %d\n", bench_prog, ret);
 		exit(1);
 	}
 	libsoccr_resume(sk);
@@ -642,7 +656,8 @@ static double ours_round(struct conn *c, int n, int lport, int port0, double per
 
 		if (err)
 			bench_die("soccr_verifier_set_flows", err);
-		soccr_restore_set_verifier(v);
+		soccr_verifier_observer(v, &observer);
+		observing = true;
 	}
 	for (int i = 0; i < n; i++) {
 		ti = bench_now_ns();
@@ -661,7 +676,7 @@ static double ours_round(struct conn *c, int n, int lport, int port0, double per
 	}
 	t = bench_now_ns() - t0;
 	if (v) {
-		soccr_restore_set_verifier(NULL);
+		observing = false;
 		*verified = soccr_verifier_count(v);
 		soccr_verifier_reset(v);
 		free(flows);
@@ -752,6 +767,9 @@ int main(void)
 		bench_die("RLIMIT_NOFILE", err);
 	if (tns_pair_setup(&pair))
 		bench_die("network namespaces", EIO);
+	err = soccr_session_open(NULL, &session);
+	if (err)
+		bench_die("soccr_session_open", err);
 	/* SIGPIPE too: `make bench | head` must not leave pins behind. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

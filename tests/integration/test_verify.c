@@ -35,8 +35,9 @@
 #include <soccr/soccr.h>
 #include <soccr/verify.h>
 
+#include <soccr/restore.h>
+
 #include "tns.h"
-#include "verify_hook.h"
 
 #define WAIT_MS	  3000
 #define VERIFY_MS 300
@@ -710,21 +711,27 @@ static void test_batch_of_fins_is_absorbed_with_one_handle(void **state)
 }
 
 /*
- * The libsoccr_restore() hook, driven as src/fin.c drives it: the frame is
+ * The restore observer, driven as src/core/peer.c drives it: the frame is
  * reported after its send, with no "before" view and no flow set given
- * (the capture takes all TCP), the socket side judged at restore_done from
- * TCP_QUEUE_SEQ; with the verifier unset the hook records nothing.
+ * (the capture takes all TCP), the socket side judged by
+ * soccr_verifier_sock_done() from TCP_QUEUE_SEQ; a second verifier whose
+ * observer is not called records nothing (observers are per call).
  */
 static void test_restore_hook_reports_each_injected_segment(void **state)
 {
 	struct ctx *x = *state;
 	struct soccr_verifier *v = verifier_open(x, NULL);
-	struct soccr_vhook_expect ve = {.state = TCP_CLOSE_WAIT, .check_rcv = true};
+	struct soccr_verifier *other = verifier_open(x, NULL);
+	struct soccr_restore_expect ve = {.state = TCP_CLOSE_WAIT, .check_rcv = true};
+	struct soccr_restore_observer obs;
 	const struct soccr_verdict *vd;
 	struct soccr_segment seg;
 	struct conn k;
 	int err;
 
+	assert_int_equal(soccr_verifier_observer(v, &obs), 0);
+	assert_int_equal(obs.sz, sizeof(obs));
+	assert_ptr_equal(obs.ctx, v);
 	conn_open(x, AF_INET6, true, &k);
 	memset(&seg, 0, sizeof(seg));
 	seg.family = AF_INET6;
@@ -735,18 +742,10 @@ static void test_restore_hook_reports_each_injected_segment(void **state)
 	seg.flags = SOCCR_TCP_FIN | SOCCR_TCP_ACK;
 	seg.window = 1024;
 
-	/* Unset: nothing recorded (and nothing to pay). */
-	assert_false(soccr_vhook_active());
-	soccr_vhook_segment(&seg, SOCCR_LINK_ETH, soccr_injector_ifindex(x->inj), k.s, &ve, 0);
-	assert_int_equal(soccr_verifier_count(v), 0);
-
-	assert_int_equal(soccr_restore_set_verifier(v), 0);
-	assert_true(soccr_vhook_active());
 	err = soccr_injector_send_segment(x->inj, &seg);
 	assert_int_equal(err, 0);
-	soccr_vhook_segment(&seg, SOCCR_LINK_ETH, soccr_injector_ifindex(x->inj), k.s, &ve, err);
-	soccr_vhook_restore_done(k.s);
-	assert_int_equal(soccr_restore_set_verifier(NULL), 0);
+	obs.segment(obs.ctx, k.s, &seg, SOCCR_LINK_ETH, soccr_injector_ifindex(x->inj), &ve, err);
+	soccr_verifier_sock_done(v, k.s);
 
 	assert_int_equal(soccr_verifier_collect(v), 0);
 	assert_int_equal(soccr_verifier_count(v), 1);
@@ -757,24 +756,25 @@ static void test_restore_hook_reports_each_injected_segment(void **state)
 	assert_true(vd->after.repair);
 	assert_int_equal(vd->after.rcv_nxt, k.rcv_nxt + 1);
 	assert_int_equal(vd->after.state, TCP_CLOSE_WAIT);
-	/* Closing an active verifier unsets it. */
-	assert_int_equal(soccr_restore_set_verifier(v), 0);
+	assert_int_equal(soccr_verifier_collect(other), 0);
+	assert_int_equal(soccr_verifier_count(other), 0);
+	soccr_verifier_close(other);
 	soccr_verifier_close(v);
-	assert_false(soccr_vhook_active());
 	conn_close(&k);
 }
 
 /*
- * The hook with the restore's own socket view (soccr_vhook_seen(): no
- * system call in the verifier): a FIN at a wrong sequence number, reported
+ * The observer with the restore's own socket view (view(): no system call
+ * in the verifier): a FIN at a wrong sequence number, reported
  * with the view the restore read, is not absorbed, sequence failed.
  */
 static void test_restore_hook_takes_the_restores_own_socket_view(void **state)
 {
 	struct ctx *x = *state;
 	struct soccr_verifier *v = verifier_open(x, NULL);
-	struct soccr_vhook_expect ve = {.state = TCP_CLOSE_WAIT, .check_rcv = true};
-	struct soccr_vhook_view vv = {.have_rcv_nxt = true};
+	struct soccr_restore_expect ve = {.state = TCP_CLOSE_WAIT, .check_rcv = true};
+	struct soccr_restore_view vv = {.have_rcv_nxt = true};
+	struct soccr_restore_observer obs;
 	const struct soccr_verdict *vd;
 	struct soccr_segment seg;
 	uint32_t rcv, snd;
@@ -791,15 +791,14 @@ static void test_restore_hook_takes_the_restores_own_socket_view(void **state)
 	seg.flags = SOCCR_TCP_FIN | SOCCR_TCP_ACK;
 	seg.window = 1024;
 
-	assert_int_equal(soccr_restore_set_verifier(v), 0);
+	assert_int_equal(soccr_verifier_observer(v, &obs), 0);
 	err = soccr_injector_send_segment(x->inj, &seg);
-	soccr_vhook_segment(&seg, SOCCR_LINK_ETH, soccr_injector_ifindex(x->inj), k.s, &ve, err);
+	obs.segment(obs.ctx, k.s, &seg, SOCCR_LINK_ETH, soccr_injector_ifindex(x->inj), &ve, err);
 	/* What libsoccr_restore's own check reads. */
 	vv.state = tns_tcp_state(k.s);
 	read_seqs(k.s, &rcv, &snd);
 	vv.rcv_nxt = rcv;
-	soccr_vhook_seen(k.s, &vv);
-	assert_int_equal(soccr_restore_set_verifier(NULL), 0);
+	obs.view(obs.ctx, k.s, &vv);
 
 	assert_int_equal(soccr_verifier_collect(v), 1);
 	vd = soccr_verifier_verdict(v, 0);

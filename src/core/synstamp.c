@@ -3,12 +3,13 @@
  * The TSval of a SYN_SENT socket's first SYN, for libsoccr_save() (see
  * bpf/synstamp.bpf.c for why it is needed and why a BPF iterator reads it).
  *
- * The program is loaded and its iterator link made once per process, on
- * the first SYN_SENT checkpoint (CO-RE relocation parses the kernel's BTF,
- * which costs milliseconds); only a file descriptor of the link is kept
- * (libbpf's objects are freed at once). Each look-up then creates an
- * iterator in the socket's network namespace and reads the records of its
- * SYN_SENT sockets. Nothing is pinned: it all goes away with the process.
+ * The program is loaded and its iterator link made for each look-up (CO-RE
+ * relocation parses the kernel's BTF, which costs milliseconds, but only a
+ * SYN_SENT checkpoint pays it), an iterator is created in the socket's
+ * network namespace, the records of its SYN_SENT sockets are read, and
+ * everything is closed again: nothing stays in the caller, nothing is
+ * pinned. Where no program can be loaded (a user namespace) the save goes
+ * on without the TSval, as CRIU's does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "repair.h"
+#include "core/core.h"
 #include "../bpf/synstamp.h"
 #include "synstamp.skel.h"
 
@@ -36,19 +37,15 @@
 #define SIOCGSKNS 0x894C
 #endif
 
-static pthread_mutex_t synstamp_lock = PTHREAD_MUTEX_INITIALIZER;
-static int synstamp_link_fd = -1;
-static int synstamp_err; /* a load that failed is not tried again */
-
-/* Called with synstamp_lock held. */
+/* The iterator link's fd (O_CLOEXEC), or -errno. */
 static int synstamp_load(void)
 {
 	struct soccr_synstamp *skel;
 	struct bpf_link *link;
-	int err, fd;
+	struct soccr_bpf_env env;
+	int err, fd = -1;
 
-	if (synstamp_link_fd >= 0 || synstamp_err)
-		return synstamp_err;
+	soccr_bpf_env_enter(&env, true);
 	skel = soccr_synstamp__open_and_load();
 	if (!skel) {
 		err = -errno;
@@ -67,13 +64,14 @@ static int synstamp_load(void)
 	soccr_synstamp__destroy(skel);
 	if (err)
 		goto fail;
-	synstamp_link_fd = fd;
-	return 0;
+	soccr_bpf_env_leave(&env);
+	return fd;
 fail:
-	synstamp_err = err ? err : -EOPNOTSUPP;
-	errno = -synstamp_err;
-	pr_perror("SYN_SENT iterator (BPF iter/tcp, needs BTF and CAP_BPF)");
-	return synstamp_err;
+	soccr_bpf_env_leave(&env);
+	err = err ? err : -EOPNOTSUPP;
+	errno = -err;
+	pr_dbg("SYN_SENT iterator (BPF iter/tcp, needs BTF and CAP_BPF): %m");
+	return err;
 }
 
 /* Same network namespace as the calling thread? */
@@ -86,7 +84,7 @@ static bool same_netns(int nsfd)
 }
 
 struct iter_in_ns {
-	int nsfd, ifd, err;
+	int link_fd, nsfd, ifd, err;
 };
 
 /* A thread of its own enters the namespace: the caller's thread stays where it is. */
@@ -98,7 +96,7 @@ static void *iter_thread(void *arg)
 		t->err = -errno;
 		return NULL;
 	}
-	t->ifd = bpf_iter_create(synstamp_link_fd);
+	t->ifd = bpf_iter_create(t->link_fd);
 	if (t->ifd < 0)
 		t->err = -errno;
 	return NULL;
@@ -108,9 +106,9 @@ static void *iter_thread(void *arg)
  * An iterator over the TCP sockets of fd's network namespace (the namespace
  * of the thread that creates it); -errno on failure.
  */
-static int iter_open(int fd)
+static int iter_open(int link_fd, int fd)
 {
-	struct iter_in_ns t = {.ifd = -1};
+	struct iter_in_ns t = {.link_fd = link_fd, .ifd = -1};
 	pthread_t th;
 	int ifd;
 
@@ -119,7 +117,7 @@ static int iter_open(int fd)
 		/* Without SIOCGSKNS: the caller's namespace, the socket's in practice. */
 		if (t.nsfd >= 0)
 			close(t.nsfd);
-		ifd = bpf_iter_create(synstamp_link_fd);
+		ifd = bpf_iter_create(link_fd);
 		return ifd < 0 ? -errno : ifd;
 	}
 	t.err = -pthread_create(&th, NULL, iter_thread, &t);
@@ -134,16 +132,15 @@ int soccr_syn_first_tsval(int fd, uint32_t *tsval)
 	struct soccr_synstamp_rec r;
 	socklen_t len = sizeof(uint64_t);
 	uint64_t cookie;
-	int ifd, ret;
+	int ifd, ret, link_fd;
 	ssize_t n;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len))
 		return -errno;
-	pthread_mutex_lock(&synstamp_lock);
-	ret = synstamp_load();
-	if (ret)
-		goto out;
-	ifd = iter_open(fd);
+	link_fd = synstamp_load();
+	if (link_fd < 0)
+		return link_fd;
+	ifd = iter_open(link_fd, fd);
 	if (ifd < 0) {
 		ret = ifd;
 		errno = -ret;
@@ -164,6 +161,6 @@ int soccr_syn_first_tsval(int fd, uint32_t *tsval)
 	}
 	close(ifd);
 out:
-	pthread_mutex_unlock(&synstamp_lock);
+	close(link_fd);
 	return ret;
 }

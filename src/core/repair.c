@@ -23,6 +23,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
@@ -38,8 +39,7 @@
 #include <soccr/image.h>
 #include <soccr/soccr.h>
 
-#include "internal.h"
-#include "repair.h"
+#include "core/core.h"
 
 #ifndef SIOCOUTQNSD
 #define SIOCOUTQNSD 0x894B
@@ -55,8 +55,7 @@
 #define IPV6_FREEBIND 78
 #endif
 
-/* State sets, as bits of 1 << TCP_* (the kernel's TCPF_*). */
-#define SF(s) (1u << (s))
+#define SF(s) SOCCR_SF(s)
 /* Our FIN is in the send queue. FIRST: queued before the peer's FIN arrives. */
 #define SNDQ_FIN_FIRST	(SF(TCP_FIN_WAIT1) | SF(TCP_FIN_WAIT2) | SF(TCP_CLOSING))
 #define SNDQ_FIN_SECOND (SF(TCP_LAST_ACK) | SF(TCP_CLOSE))
@@ -67,8 +66,6 @@
 #define RCVQ_FIN (SF(TCP_CLOSE_WAIT) | SF(TCP_LAST_ACK) | SF(TCP_CLOSING) | SF(TCP_CLOSE))
 /* Half-closed states that may hold something to send or resend after the restore. */
 #define RTT_STATES (SF(TCP_FIN_WAIT1) | SF(TCP_CLOSE_WAIT) | SF(TCP_LAST_ACK) | SF(TCP_CLOSING))
-/* States we save and restore. */
-#define SUPPORTED_STATES (SF(TCP_ESTABLISHED) | SF(TCP_SYN_SENT) | SNDQ_FIN | RCVQ_FIN)
 
 /* CRIU's struct libsoccr_sk_data: 17 uint32_t. */
 #define SK_DATA_MIN_SIZE (17 * sizeof(uint32_t))
@@ -204,7 +201,7 @@ static int save_state(struct libsoccr_sk *sk, struct libsoccr_sk_data *data, str
 		return -1;
 	}
 	mstate = SF(ti->tcpi_state);
-	if (!(mstate & SUPPORTED_STATES)) {
+	if (!soccr_state_supported(ti->tcpi_state)) {
 		errno = EINVAL;
 		pr_err("sk %d: state %s (%u) cannot be checkpointed", sk->fd,
 		       state_name(ti->tcpi_state), ti->tcpi_state);
@@ -543,6 +540,7 @@ struct plan {
 	uint32_t rcv_nxt;   /* receive queue end, before the peer's FIN (if any) */
 	uint32_t snd_una;   /* send queue start */
 	uint32_t write_seq; /* send queue end, before our FIN (if any) */
+	struct soccr_peer_ctx *peer; /* the injection context of this restore */
 };
 
 static socklen_t addr_len(const union libsoccr_addr *a)
@@ -939,8 +937,9 @@ static void wire_flow(const struct libsoccr_sk *sk, struct soccr_wire_flow *f)
  * above the peer's clock would make the kernel drop the peer's segments.
  * TSecr is our current clock (an RTT sample of ~0 rather than a bogus one).
  */
-static int inject(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data, uint32_t seq,
-		  uint32_t ack, uint8_t flags, const struct soccr_absorb *want)
+static int inject(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
+		  const struct plan *p, uint32_t seq, uint32_t ack, uint8_t flags,
+		  const struct soccr_absorb *want)
 {
 	struct soccr_peer_seg s = {.fd = sk->fd, .seq = seq, .ack = ack, .flags = flags};
 	uint32_t wnd = 0xffff;
@@ -962,7 +961,7 @@ static int inject(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data, u
 		if (getsockopt(sk->fd, IPPROTO_TCP, TCP_TIMESTAMP, &s.ts_ecr, &len))
 			s.ts_ecr = data->timestamp;
 	}
-	return soccr_inject_from_peer(&s, want);
+	return soccr_inject_from_peer(p->peer, &s, want);
 }
 
 /*
@@ -993,7 +992,7 @@ static void restore_rtt(struct libsoccr_sk *sk, const struct libsoccr_sk_data *d
 	};
 	int ret;
 
-	ret = inject(sk, data, p->rcv_nxt, p->snd_una, SOCCR_TCP_ACK, &want);
+	ret = inject(sk, data, p, p->rcv_nxt, p->snd_una, SOCCR_TCP_ACK, &want);
 	if (ret)
 		pr_dbg("sk %d: no RTT sample (%d): the RTO stays at 3 s until the first ACK",
 		       sk->fd, ret);
@@ -1024,7 +1023,7 @@ static void flush_delayed_ack(struct libsoccr_sk *sk, const struct libsoccr_sk_d
 	};
 	int ret;
 
-	ret = inject(sk, data, p->rcv_nxt, p->snd_una, SOCCR_TCP_FIN | SOCCR_TCP_ACK, &want);
+	ret = inject(sk, data, p, p->rcv_nxt, p->snd_una, SOCCR_TCP_FIN | SOCCR_TCP_ACK, &want);
 	if (ret)
 		pr_dbg("sk %d: the delayed ACK of the peer's FIN may still be pending (%d)", sk->fd,
 		       ret);
@@ -1044,7 +1043,7 @@ static int check_args(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 		pr_err("sk %d: restore: local and peer addresses must be set", fd);
 		return -1;
 	}
-	if (data->state >= 32 || !(SF(data->state) & SUPPORTED_STATES)) {
+	if (!soccr_state_supported(data->state)) {
 		pr_err("sk %d: restore: state %s (%u) is not restorable", fd,
 		       state_name(data->state), data->state);
 		return -1;
@@ -1083,7 +1082,7 @@ static int restore_fins(struct libsoccr_sk *sk, const struct libsoccr_sk_data *d
 		want.state = data->state == TCP_CLOSING ? TCP_CLOSING : TCP_CLOSE_WAIT;
 		want.check_rcv_nxt = true;
 		want.rcv_nxt = data->inq_seq;
-		ret = inject(sk, data, p->rcv_nxt, p->snd_una, SOCCR_TCP_FIN | SOCCR_TCP_ACK,
+		ret = inject(sk, data, p, p->rcv_nxt, p->snd_una, SOCCR_TCP_FIN | SOCCR_TCP_ACK,
 			     &want);
 		if (ret)
 			return ret;
@@ -1098,21 +1097,18 @@ static int restore_fins(struct libsoccr_sk *sk, const struct libsoccr_sk_data *d
 		memset(&want, 0, sizeof(want));
 		want.state = data->state;
 		want.check_acked = true;
-		ret = inject(sk, data, data->inq_seq, p->write_seq + 1, SOCCR_TCP_ACK, &want);
+		ret = inject(sk, data, p, data->inq_seq, p->write_seq + 1, SOCCR_TCP_ACK, &want);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-SOCCR_API int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *data,
-			       unsigned data_size)
+static int restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *data, struct plan *pp)
 {
-	struct plan p = {0};
+	struct plan p = *pp;
 	int ret;
 
-	if (check_args(sk, data, data_size))
-		return -1;
 	p.mstate = SF(data->state);
 	p.rcv_nxt = data->inq_seq - ((p.mstate & RCVQ_FIN) ? 1 : 0);
 	p.write_seq = data->outq_seq - ((p.mstate & SNDQ_FIN) ? 1 : 0);
@@ -1160,4 +1156,41 @@ SOCCR_API int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *
 done:
 	pr_dbg("sk %d: restored in %s", sk->fd, state_name(data->state));
 	return 0;
+}
+
+/* The options struct may grow; what a caller built against an older header is enough. */
+#define RESTORE_OPTS_MIN_SZ offsetof(struct soccr_restore_opts, observer)
+
+SOCCR_API int soccr_restore_ext(struct libsoccr_sk *sk, struct libsoccr_sk_data *data,
+				unsigned int data_size, const struct soccr_restore_opts *opts)
+{
+	struct soccr_peer_ctx peer;
+	struct plan p = {.peer = &peer};
+	int ret;
+
+	memset(&peer, 0, sizeof(peer));
+	if (soccr_opts_copy(&peer.opts, sizeof(peer.opts), opts, opts ? opts->sz : 0,
+			    RESTORE_OPTS_MIN_SZ)) {
+		pr_err("sk %d: restore: bad options (sz %zu)", sk ? sk->fd : -1,
+		       opts ? opts->sz : (size_t)0);
+		return -EINVAL;
+	}
+	if (peer.opts.path > SOCCR_INJECT_RAW ||
+	    (peer.opts.observer && peer.opts.observer->sz < sizeof(*peer.opts.observer))) {
+		pr_err("sk %d: restore: bad options (path %d)", sk ? sk->fd : -1,
+		       (int)peer.opts.path);
+		return -EINVAL;
+	}
+	if (check_args(sk, data, data_size))
+		return -1;
+	ret = restore(sk, data, &p);
+	/* Whatever happened: nothing of the injection path stays open without a session. */
+	soccr_peer_done(&peer);
+	return ret;
+}
+
+SOCCR_API int libsoccr_restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *data,
+			       unsigned data_size)
+{
+	return soccr_restore_ext(sk, data, data_size, NULL);
 }

@@ -2,8 +2,9 @@
 /*
  * Segments "from the peer" for the FIN bookkeeping of libsoccr_restore():
  * the peer's FIN, and the peer's ACK of our FIN. Built by the packet builder,
- * sent with SO_MARK = SOCCR_MARK through the cached injection path
- * (src/route.c), and then checked to have been absorbed: the socket's
+ * sent with SO_MARK = SOCCR_MARK through the injection path (src/path/),
+ * opened on the first segment of a restore and closed at its end (or kept
+ * by the caller's session), and then checked to have been absorbed: the socket's
  * receive sequence and state (or its send queue) must show it. The kernel
  * drops a segment it does not like without telling anyone, so this check is
  * the only way to know that a restore really worked.
@@ -20,8 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "repair.h"
-#include "verify_hook.h"
+#include "core/core.h"
 
 /*
  * The receive path usually runs before sendto() returns (softirq on the
@@ -84,10 +84,12 @@ static bool absorbed(const struct seen *s, const struct seen *before,
 	       (!want->check_answered || !s->have_segs_out || s->segs_out != before->segs_out);
 }
 
-/* Hand the view the absorption loop read to the verifier, if one is set. */
-static void report_view(int fd, const struct seen *s, const struct soccr_absorb *want)
+/* Hand the view the absorption loop read to the observer, if there is one. */
+static void report_view(const struct soccr_peer_ctx *ctx, int fd, const struct seen *s,
+			const struct soccr_absorb *want)
 {
-	struct soccr_vhook_view vv = {
+	const struct soccr_restore_observer *obs = ctx->opts.observer;
+	struct soccr_restore_view vv = {
 		.state = s->state,
 		.have_rcv_nxt = want->check_rcv_nxt,
 		.rcv_nxt = s->rcv_nxt,
@@ -95,13 +97,14 @@ static void report_view(int fd, const struct seen *s, const struct soccr_absorb 
 		.outq = s->outq,
 	};
 
-	if (soccr_vhook_active())
-		soccr_vhook_seen(fd, &vv);
+	if (obs && obs->view)
+		obs->view(obs->ctx, fd, &vv);
 }
 
-static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *path,
+static int send_seg(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *ps,
 		    const struct soccr_absorb *want)
 {
+	const struct soccr_restore_observer *obs = ctx->opts.observer;
 	struct soccr_segment seg = {
 		.family = ps->flow.family,
 		.src = ps->flow.peer,
@@ -119,21 +122,16 @@ static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *pa
 	};
 	int ret;
 
-	/* lo: zero MACs (lo's own). A device: its own MAC, which the bypass looks for. */
-	if (!path->loopback) {
-		memcpy(seg.eth_dst, path->mac, SOCCR_ETH_ALEN);
-		memcpy(seg.eth_src, path->mac, SOCCR_ETH_ALEN);
-	}
-	ret = soccr_injector_send_segment(path->inj, &seg);
-	if (soccr_vhook_active()) {
-		struct soccr_vhook_expect ve = {
+	ret = soccr_path_send(&ctx->path, &seg);
+	if (obs && obs->segment) {
+		struct soccr_restore_expect ve = {
 			.state = want->state,
 			.check_rcv = want->check_rcv_nxt,
 			.check_ack = want->check_acked,
 		};
 
-		soccr_vhook_segment(&seg, soccr_injector_link(path->inj), path->ifindex, ps->fd,
-				    &ve, ret);
+		obs->segment(obs->ctx, ps->fd, &seg, soccr_path_link(&ctx->path),
+			     soccr_path_ifindex(&ctx->path), &ve, ret);
 	}
 	if (ret) {
 		errno = -ret;
@@ -142,29 +140,39 @@ static int send_seg(const struct soccr_peer_seg *ps, const struct soccr_path *pa
 	return ret;
 }
 
-int soccr_inject_from_peer(const struct soccr_peer_seg *ps, const struct soccr_absorb *want)
+void soccr_peer_done(struct soccr_peer_ctx *ctx)
 {
-	struct soccr_path path;
+	if (!ctx->open)
+		return;
+	soccr_path_close(&ctx->path);
+	ctx->open = false;
+}
+
+int soccr_inject_from_peer(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *ps,
+			   const struct soccr_absorb *want)
+{
 	const char *what = (ps->flags & SOCCR_TCP_FIN) ? "FIN" : "ACK";
 	struct seen s, before = {0};
 	int ret;
 
-	ret = soccr_path_get(ps->fd, &ps->flow, &path);
-	if (ret)
-		return ret;
+	if (!ctx->open) {
+		ret = soccr_path_open(ctx->opts.session, ctx->opts.path, ps->fd, &ps->flow,
+				      &ctx->path);
+		if (ret)
+			return ret;
+		ctx->open = true;
+	}
 	if (want->check_answered) {
 		struct soccr_absorb only_state = {0};
 
 		ret = look(ps->fd, &only_state, &before);
 		if (ret) {
-			soccr_path_put();
 			errno = -ret;
 			pr_perror("sk %d: TCP_INFO before the %s", ps->fd, what);
 			return ret;
 		}
 	}
-	ret = send_seg(ps, &path, want);
-	soccr_path_put();
+	ret = send_seg(ctx, ps, want);
 	if (ret)
 		return ret;
 	pr_dbg("sk %d: injected the peer's %s: seq %u ack %u win %u%s", ps->fd, what, ps->seq,
@@ -180,13 +188,13 @@ int soccr_inject_from_peer(const struct soccr_peer_seg *ps, const struct soccr_a
 			return ret;
 		}
 		if (absorbed(&s, &before, want)) {
-			report_view(ps->fd, &s, want);
+			report_view(ctx, ps->fd, &s, want);
 			pr_dbg("sk %d: the %s was absorbed (state %d, rcv_nxt %u)", ps->fd, what,
 			       s.state, s.rcv_nxt);
 			return 0;
 		}
 	}
-	report_view(ps->fd, &s, want);
+	report_view(ctx, ps->fd, &s, want);
 	if (want->optional) {
 		pr_dbg("sk %d: the injected %s (seq %u ack %u) was not absorbed (state %d, rcv_nxt "
 		       "%u, unacked %d, answered %d)",

@@ -526,7 +526,7 @@ static void clsact_cb(const struct nlmsghdr *nh, void *ctx)
 }
 
 /* Does the device have a clsact qdisc? 1, 0, or a negative errno. */
-int soccr_has_clsact(int ifindex)
+static int has_clsact(int ifindex)
 {
 	struct clsact_scan cs = { .ifindex = ifindex };
 	int err = tc_dump(RTM_GETQDISC, ifindex, 0, clsact_cb, &cs);
@@ -624,7 +624,7 @@ SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
 	 * Create the clsact qdisc unless the device has one (ours or not);
 	 * asking first spares the host a libbpf warning about -EEXIST.
 	 */
-	created = soccr_has_clsact(ifindex) != 1;
+	created = has_clsact(ifindex) != 1;
 	err = created ? bpf_tc_hook_create(&hook) : 0;
 	if (err == -EEXIST) {
 		/* Someone made it in between: not ours to remove. */

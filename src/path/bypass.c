@@ -5,9 +5,10 @@
  * (Linux 6.6+) placed before every other egress program.
  *
  * Lifetime: the link lives as long as its file descriptor, which only this
- * process holds (nothing is pinned). It is closed when the path cache drops
- * the device (src/route.c) or at library unload; if the process dies, the
- * kernel detaches it by itself, so a crash leaves nothing behind. It has no
+ * process holds (nothing is pinned). It is closed at the end of the restore
+ * that needed it, or, with a session, when the session drops the device or
+ * is closed (src/path/session.c); if the process dies, the kernel detaches
+ * it by itself, so a crash leaves nothing behind. It has no
  * tc handle or priority: tcx programs run before the classic clsact filters
  * (where the network lock lives), and the lock's own filters are untouched.
  *
@@ -33,7 +34,7 @@
 #include <bpf/libbpf.h>
 
 #include "bypass.skel.h"
-#include "repair.h"
+#include "path/path.h"
 
 /* UAPI values newer than the build host's headers may know (linux/bpf.h, 6.6). */
 #define SOCCR_BPF_TCX_EGRESS 47
@@ -56,12 +57,11 @@ static int tc_attach(struct soccr_bypass_handle *b, int prog_fd)
 			    .attach_point = BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = BYPASS_TC_HANDLE,
 			    .priority = BYPASS_TC_PRIO, .prog_fd = prog_fd);
-	bool created;
+	bool created = true;
 	int err;
 
-	/* Asking first spares the host a libbpf warning about -EEXIST. */
-	created = soccr_has_clsact(b->ifindex) != 1;
-	err = created ? bpf_tc_hook_create(&hook) : 0;
+	/* libbpf's message about an existing qdisc goes to our debug log (src/base/bpfenv.c). */
+	err = bpf_tc_hook_create(&hook);
 	if (err == -EEXIST) {
 		created = false;
 		err = 0;
@@ -91,13 +91,14 @@ static void tc_detach(struct soccr_bypass_handle *b)
 			    .priority = BYPASS_TC_PRIO);
 
 	/* The device or its clsact may be gone already (the lock removes an empty one). */
-	if (soccr_has_clsact(b->ifindex) == 1)
-		bpf_tc_detach(&hook, &o);
+	bpf_tc_detach(&hook, &o);
 }
+
+static void bypass_detach(struct soccr_bypass_handle *b);
 
 static bool tcx_forced_off(void)
 {
-	const char *env = getenv("SOCCR_NO_TCX");
+	const char *env = secure_getenv("SOCCR_NO_TCX");
 
 	return env && *env && strcmp(env, "0");
 }
@@ -108,8 +109,14 @@ static bool tcx_unavailable(int err)
 	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -E2BIG;
 }
 
-int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN],
-			struct soccr_bypass_handle **out)
+bool soccr_bpf_denied(int err)
+{
+	/* What bpf(BPF_PROG_LOAD) answers without CAP_BPF/CAP_SYS_ADMIN in the initial namespace. */
+	return err == -EPERM || err == -EACCES;
+}
+
+static int bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN], bool quiet,
+			 struct soccr_bypass_handle **out)
 {
 	/* No MAC: lo, where IPv4 frames get an output route attached instead (bpf/bypass.bpf.c). */
 	bool lo = !mac;
@@ -139,7 +146,10 @@ int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN],
 	err = soccr_bypass__load(b->skel);
 	if (err) {
 		errno = -err;
-		pr_perror("bypass: if %d: loading the program", ifindex);
+		if (quiet && soccr_bpf_denied(err))
+			pr_dbg("bypass: if %d: loading the program: %m", ifindex);
+		else
+			pr_perror("bypass: if %d: loading the program", ifindex);
 		goto err;
 	}
 	if (tcx_forced_off()) {
@@ -172,14 +182,24 @@ int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN],
 	*out = b;
 	return 0;
 err:
-	soccr_bypass_detach(b);
+	bypass_detach(b);
 	return err < 0 ? err : -EINVAL;
 }
 
-void soccr_bypass_detach(struct soccr_bypass_handle *b)
+int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN], bool quiet,
+			struct soccr_bypass_handle **out)
 {
-	if (!b)
-		return;
+	struct soccr_bpf_env env;
+	int err;
+
+	soccr_bpf_env_enter(&env, quiet);
+	err = bypass_attach(ifindex, mac, quiet, out);
+	soccr_bpf_env_leave(&env);
+	return err;
+}
+
+static void bypass_detach(struct soccr_bypass_handle *b)
+{
 	if (b->link_fd >= 0) {
 		close(b->link_fd);
 		pr_dbg("bypass: if %d: detached", b->ifindex);
@@ -190,4 +210,15 @@ void soccr_bypass_detach(struct soccr_bypass_handle *b)
 	}
 	soccr_bypass__destroy(b->skel);
 	free(b);
+}
+
+void soccr_bypass_detach(struct soccr_bypass_handle *b)
+{
+	struct soccr_bpf_env env;
+
+	if (!b)
+		return;
+	soccr_bpf_env_enter(&env, true);
+	bypass_detach(b);
+	soccr_bpf_env_leave(&env);
 }

@@ -36,7 +36,6 @@
 #include <soccr/verify.h>
 
 #include "diag.h"
-#include "verify_hook.h"
 
 #define DEF_TIMEOUT_MS 250
 #define DEF_SNAPLEN    2048
@@ -56,7 +55,6 @@
 
 #define TCPF(s) (1u << (s))
 
-struct soccr_verifier *soccr_vhook_verifier;
 
 /* A flow key independent of the direction: the two endpoints in a fixed order. */
 struct fkey {
@@ -1095,8 +1093,6 @@ SOCCR_API void soccr_verifier_close(struct soccr_verifier *v)
 {
 	if (!v)
 		return;
-	if (__atomic_load_n(&soccr_vhook_verifier, __ATOMIC_RELAXED) == v)
-		__atomic_store_n(&soccr_vhook_verifier, NULL, __ATOMIC_RELAXED);
 	if (v->dumper)
 		pcap_dump_close(v->dumper);
 	if (v->dead)
@@ -1896,23 +1892,18 @@ SOCCR_API int soccr_verifier_json(const struct soccr_verifier *v, char **out)
 	return 0;
 }
 
-/* ---- the libsoccr_restore() hook --------------------------------------------------- */
+/* ---- the restore observer (soccr_restore_ext()) -------------------------------------- */
 
-SOCCR_API int soccr_restore_set_verifier(struct soccr_verifier *v)
+/* One injected frame (link framing, device, receiving socket, what it must show, send result). */
+static void observe_frame(struct soccr_verifier *v, const void *frame, size_t len,
+			  enum soccr_link link, int ifindex, int fd,
+			  const struct soccr_restore_expect *exp, int send_err)
 {
-	__atomic_store_n(&soccr_vhook_verifier, v, __ATOMIC_RELAXED);
-	return 0;
-}
-
-void soccr_vhook_frame(const void *frame, size_t len, enum soccr_link link, int ifindex, int fd,
-		       const struct soccr_vhook_expect *exp, int send_err)
-{
-	struct soccr_verifier *v = __atomic_load_n(&soccr_vhook_verifier, __ATOMIC_RELAXED);
 	unsigned int checks = 0;
 	size_t nflows;
 	int id;
 
-	if (!v || !frame)
+	if (!frame)
 		return;
 	if (exp) {
 		checks = (exp->check_rcv ? SOCCR_VERIFY_CHECK_RCV : 0) |
@@ -1934,20 +1925,21 @@ void soccr_vhook_frame(const void *frame, size_t len, enum soccr_link link, int 
 	pthread_mutex_unlock(&v->mu);
 }
 
-void soccr_vhook_segment(const struct soccr_segment *seg, enum soccr_link link, int ifindex, int fd,
-			 const struct soccr_vhook_expect *exp, int send_err)
+static void observe_segment(void *ctx, int fd, const struct soccr_segment *seg,
+			    enum soccr_link link, int ifindex, const struct soccr_restore_expect *exp,
+			    int send_err)
 {
 	uint8_t frame[SOCCR_ETH_HLEN + 60 + 60 + 512];
 	ssize_t n;
 
-	if (!soccr_vhook_active() || !seg)
+	if (!seg)
 		return;
 	n = soccr_pkt_build(seg, link, frame, sizeof(frame));
 	if (n < 0) {
-		pr_dbg("verify: hook: segment not rebuilt (%s): not verified", strerror((int)-n));
+		pr_dbg("verify: observer: segment not rebuilt (%s): not verified", strerror((int)-n));
 		return;
 	}
-	soccr_vhook_frame(frame, (size_t)n, link, ifindex, fd, exp, send_err);
+	observe_frame(ctx, frame, (size_t)n, link, ifindex, fd, exp, send_err);
 }
 
 /*
@@ -1965,11 +1957,11 @@ static size_t pending_from(const struct soccr_verifier *v)
 	return i;
 }
 
-void soccr_vhook_seen(int fd, const struct soccr_vhook_view *view)
+static void observe_view(void *ctx, int fd, const struct soccr_restore_view *view)
 {
-	struct soccr_verifier *v = __atomic_load_n(&soccr_vhook_verifier, __ATOMIC_RELAXED);
+	struct soccr_verifier *v = ctx;
 
-	if (!v || !view)
+	if (!view)
 		return;
 	pthread_mutex_lock(&v->mu);
 	for (size_t i = pending_from(v); i < v->nseg; i++) {
@@ -1991,10 +1983,20 @@ void soccr_vhook_seen(int fd, const struct soccr_vhook_view *view)
 	pthread_mutex_unlock(&v->mu);
 }
 
-void soccr_vhook_restore_done(int fd)
+SOCCR_API int soccr_verifier_observer(struct soccr_verifier *v, struct soccr_restore_observer *obs)
 {
-	struct soccr_verifier *v = __atomic_load_n(&soccr_vhook_verifier, __ATOMIC_RELAXED);
+	if (!v || !obs)
+		return -EINVAL;
+	memset(obs, 0, sizeof(*obs));
+	obs->sz = sizeof(*obs);
+	obs->segment = observe_segment;
+	obs->view = observe_view;
+	obs->ctx = v;
+	return 0;
+}
 
+SOCCR_API void soccr_verifier_sock_done(struct soccr_verifier *v, int fd)
+{
 	if (!v)
 		return;
 	pthread_mutex_lock(&v->mu);

@@ -133,44 +133,6 @@ static uint32_t crc_of(const void *buf, size_t len)
 	return (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, (uInt)len);
 }
 
-static const char *const state_names[] = {
-	[TCP_ESTABLISHED] = "ESTABLISHED",
-	[TCP_SYN_SENT] = "SYN_SENT",
-	[TCP_SYN_RECV] = "SYN_RECV",
-	[TCP_FIN_WAIT1] = "FIN_WAIT1",
-	[TCP_FIN_WAIT2] = "FIN_WAIT2",
-	[TCP_TIME_WAIT] = "TIME_WAIT",
-	[TCP_CLOSE] = "CLOSE",
-	[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-	[TCP_LAST_ACK] = "LAST_ACK",
-	[TCP_LISTEN] = "LISTEN",
-	[TCP_CLOSING] = "CLOSING",
-};
-
-SOCCR_API const char *soccr_tcp_state_name(unsigned int state)
-{
-	if (state < ARRAY_SIZE(state_names) && state_names[state])
-		return state_names[state];
-	return "UNKNOWN";
-}
-
-SOCCR_API int soccr_image_state_supported(unsigned int state)
-{
-	switch (state) {
-	case TCP_ESTABLISHED:
-	case TCP_SYN_SENT:
-	case TCP_FIN_WAIT1:
-	case TCP_FIN_WAIT2:
-	case TCP_CLOSE:
-	case TCP_CLOSE_WAIT:
-	case TCP_LAST_ACK:
-	case TCP_CLOSING:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 static uint16_t addr_port(const union libsoccr_addr *a)
 {
 	return ntohs(a->sa.sa_family == AF_INET ? a->v4.sin_port : a->v6.sin6_port);
