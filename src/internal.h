@@ -20,16 +20,21 @@
 /*
  * Logging through the callback set by libsoccr_set_log(); nothing is printed
  * without one. errno is preserved. Lines name the object and the step:
- * "sk 7: TCP_QUEUE_SEQ (recv): Invalid argument".
+ * "sk 7: TCP_QUEUE_SEQ (recv): Invalid argument". Error lines start as
+ * CRIU's own libsoccr starts them, "Error (file:line): ", which CRIU's logs
+ * and its test suite look for; they are logged at SOCCR_LOG_ERR.
  */
 SOCCR_PRIVATE_API void soccr_log(unsigned int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 SOCCR_PRIVATE_API int soccr_log_enabled(unsigned int level);
 
-#define pr_err(fmt, ...) soccr_log(SOCCR_LOG_ERR, fmt "\n", ##__VA_ARGS__)
+#define pr_err(fmt, ...)                                                                   \
+	soccr_log(SOCCR_LOG_ERR, "Error (%s:%d): " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__)
 #define pr_dbg(fmt, ...) soccr_log(SOCCR_LOG_DBG, fmt "\n", ##__VA_ARGS__)
 /* Error line ending with the text of the current errno. */
-#define pr_perror(fmt, ...) soccr_log(SOCCR_LOG_ERR, fmt ": %m\n", ##__VA_ARGS__)
+#define pr_perror(fmt, ...)                                                                \
+	soccr_log(SOCCR_LOG_ERR, "Error (%s:%d): " fmt ": %m\n", __FILE__, __LINE__,        \
+		  ##__VA_ARGS__)
 
 /*
  * Copy an options struct that starts with size_t sz (libbpf's convention):

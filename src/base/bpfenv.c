@@ -34,7 +34,8 @@ static int bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		line[--n] = '\0';
-	soccr_log(ours, "libbpf: %s\n", line);
+	/* libbpf's lines name it already ("libbpf: ..."). */
+	soccr_log(ours, "%s%s\n", ours == SOCCR_LOG_ERR ? "Error (libbpf): " : "", line);
 	return 0;
 }
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Exit statuses of the CLI contract (DESIGN.md). */
+/* Exit statuses of the CLI contract (docs/design.md, "The soccr tool"). */
 enum {
 	EXIT_OK = 0,
 	EXIT_FAIL = 1,		/* the operation failed at run time */

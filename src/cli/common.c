@@ -24,14 +24,26 @@ void cli_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The library's error lines start with CRIU's "Error (file:line): "; the tool says it its way. */
+static const char *without_origin(const char *line)
+{
+	const char *end;
+
+	if (strncmp(line, "Error (", 7) || !(end = strstr(line, "): ")))
+		return line;
+	return end + 3;
+}
+
 static void log_stderr(unsigned int level, const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
 
-	fputs(level == SOCCR_LOG_ERR ? "soccr: error: " : "soccr: debug: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "soccr: %s: %s", level == SOCCR_LOG_ERR ? "error" : "debug",
+		without_origin(line));
 }
 
 void cli_setup_log(bool verbose)
@@ -57,9 +69,10 @@ static void log_capture(unsigned int level, const char *fmt, ...)
 	va_end(ap);
 	line[strcspn(line, "\n")] = '\0';
 	if (level == SOCCR_LOG_ERR && !lib_err[0])
-		snprintf(lib_err, sizeof(lib_err), "%s", line);
+		snprintf(lib_err, sizeof(lib_err), "%s", without_origin(line));
 	if (capture_verbose)
-		fprintf(stderr, "soccr: %s: %s\n", level == SOCCR_LOG_ERR ? "error" : "debug", line);
+		fprintf(stderr, "soccr: %s: %s\n", level == SOCCR_LOG_ERR ? "error" : "debug",
+			without_origin(line));
 }
 
 void cli_setup_log_capture(bool verbose)

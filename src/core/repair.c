@@ -19,7 +19,7 @@
  * it is unacked/unsent; like CRIU, save drops it from the lengths (it carries
  * no data) and restore drops it from outq_seq, then queues it again with
  * shutdown(). Where the peer's FIN was received, rcv_nxt counts it: restore
- * starts one before and injects the FIN. See DESIGN.md for the per-state table.
+ * starts one before and injects the FIN. See docs/design.md for the per-state table.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1068,7 +1068,7 @@ static int check_args(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 	return 0;
 }
 
-/* The FIN bookkeeping of DESIGN.md, after the queues. */
+/* The FIN bookkeeping (docs/design.md, "Which FIN goes where"), after the queues. */
 static int restore_fins(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
 			const struct plan *p)
 {

@@ -2,7 +2,7 @@
 /*
  * The AF_PACKET injector: hand-built segments written to a packet socket
  * bound to one interface, so that the local stack receives them as if they
- * came from the peer (see DESIGN.md, "The injection path").
+ * came from the peer (see docs/design.md, "The injection path").
  *
  * Why AF_PACKET/SOCK_RAW: the frame goes out through dev_queue_xmit() of the
  * bound device exactly as we built it (addresses, seq/ack, checksums), which
