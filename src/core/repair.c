@@ -480,6 +480,19 @@ SOCCR_API union libsoccr_addr *libsoccr_get_addr(struct libsoccr_sk *sk, int sel
 	return ret;
 }
 
+/* Hand buffer v to the handle's slot p, owned (freed later) with SOCCR_MEM_EXCL. */
+static void set_owned(struct libsoccr_sk *sk, void **p, void *v, unsigned int own,
+		      unsigned int flags)
+{
+	if ((sk->flags & own) && *p != v)
+		free(*p);
+	*p = v;
+	if (flags & SOCCR_MEM_EXCL)
+		sk->flags |= own;
+	else
+		sk->flags &= ~own;
+}
+
 SOCCR_API int libsoccr_set_queue_bytes(struct libsoccr_sk *sk, int queue_id, char *bytes,
 				       unsigned flags)
 {
@@ -500,13 +513,7 @@ SOCCR_API int libsoccr_set_queue_bytes(struct libsoccr_sk *sk, int queue_id, cha
 	default:
 		return -1;
 	}
-	if ((sk->flags & own) && *p != bytes)
-		free(*p);
-	*p = bytes;
-	if (flags & SOCCR_MEM_EXCL)
-		sk->flags |= own;
-	else
-		sk->flags &= ~own;
+	set_owned(sk, (void **)p, bytes, own, flags);
 	return 0;
 }
 
@@ -520,13 +527,7 @@ SOCCR_API int libsoccr_set_addr(struct libsoccr_sk *sk, int self, union libsoccr
 		return -1;
 	p = self ? &sk->src_addr : &sk->dst_addr;
 	own = self ? SK_FREE_SA : SK_FREE_DA;
-	if ((sk->flags & own) && *p != addr)
-		free(*p);
-	*p = addr;
-	if (flags & SOCCR_MEM_EXCL)
-		sk->flags |= own;
-	else
-		sk->flags &= ~own;
+	set_owned(sk, (void **)p, addr, own, flags);
 	return 0;
 }
 
