@@ -54,7 +54,10 @@ expected=$(sort "$SOCCR_SRC/tests/abi/libsoccr-verify.sym")
 [ "$actual" = "$expected" ] && ok "libsoccr-verify: $(echo "$actual" | wc -l) exported symbols, as listed" ||
 	bad "libsoccr-verify exports differ from tests/abi/libsoccr-verify.sym: $(diff <(echo "$expected") <(echo "$actual") | tr '\n' ' ')"
 
-# A program that calls only CRIU's API links statically with libbpf's link line alone.
+# A program that calls only CRIU's API links statically with libbpf's link line alone
+# (a sanitizer build of the library needs the sanitizer runtime in the program too).
+san=
+nm "$SOCCR_BUILD/libsoccr.a" 2>/dev/null | grep -q __asan_ && san="-fsanitize=address,undefined"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/criu.c" <<'EOC'
@@ -70,7 +73,7 @@ int main(void)
 	return 0;
 }
 EOC
-if ${CC:-cc} -I"$SOCCR_SRC/include" -o "$tmp/criu" "$tmp/criu.c" "$SOCCR_BUILD/libsoccr.a" \
+if ${CC:-cc} $san -I"$SOCCR_SRC/include" -o "$tmp/criu" "$tmp/criu.c" "$SOCCR_BUILD/libsoccr.a" \
 	$(PKG_CONFIG_PATH="$SOCCR_BUILD" pkg-config --static --libs libbpf) -lelf -lz 2>"$tmp/err"; then
 	ok "CRIU-API program links with libsoccr.a -lbpf -lelf -lz"
 	nm "$tmp/criu" | grep -q pcap_ && bad "libpcap pulled into a CRIU-API program" || ok "no libpcap in it"
@@ -78,7 +81,7 @@ else
 	bad "CRIU-API program does not link without libpcap: $(head -3 "$tmp/err" | tr '\n' ' ')"
 fi
 libs=$(PKG_CONFIG_PATH="$SOCCR_BUILD" pkg-config --static --libs libsoccr)
-if ${CC:-cc} -I"$SOCCR_SRC/include" -o "$tmp/criu2" "$tmp/criu.c" -L"$SOCCR_BUILD" -Wl,-Bstatic -lsoccr -Wl,-Bdynamic \
+if ${CC:-cc} $san -I"$SOCCR_SRC/include" -o "$tmp/criu2" "$tmp/criu.c" -L"$SOCCR_BUILD" -Wl,-Bstatic -lsoccr -Wl,-Bdynamic \
 	$(echo "$libs" | sed 's/-lsoccr//') 2>"$tmp/err"; then
 	ok "pkg-config --static --libs libsoccr works: $libs"
 else
