@@ -58,7 +58,7 @@ struct soccr_bpf_env {
 	bool have_memlock;
 	struct rlimit memlock;
 };
-SOCCR_HIDDEN void soccr_bpf_env_enter(struct soccr_bpf_env *env, bool quiet);
-SOCCR_HIDDEN void soccr_bpf_env_leave(struct soccr_bpf_env *env);
+SOCCR_HIDDEN void sc_bpf_env_enter(struct soccr_bpf_env *env, bool quiet);
+SOCCR_HIDDEN void sc_bpf_env_leave(struct soccr_bpf_env *env);
 
 #endif /* SOCCR_INTERNAL_H */

@@ -39,7 +39,7 @@ static int bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
-void soccr_bpf_env_enter(struct soccr_bpf_env *env, bool quiet)
+void sc_bpf_env_enter(struct soccr_bpf_env *env, bool quiet)
 {
 	memset(env, 0, sizeof(*env));
 	env->have_memlock = !getrlimit(RLIMIT_MEMLOCK, &env->memlock);
@@ -48,7 +48,7 @@ void soccr_bpf_env_enter(struct soccr_bpf_env *env, bool quiet)
 	env->print = (void *)libbpf_set_print(bpf_print);
 }
 
-void soccr_bpf_env_leave(struct soccr_bpf_env *env)
+void sc_bpf_env_leave(struct soccr_bpf_env *env)
 {
 	struct rlimit now;
 

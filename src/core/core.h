@@ -22,11 +22,11 @@
 #define SOCCR_SF(s) (1u << (s))
 
 /* The states libsoccr_save() and libsoccr_restore() handle. */
-SOCCR_HIDDEN bool soccr_state_supported(unsigned int state);
+SOCCR_HIDDEN bool sc_state_supported(unsigned int state);
 
 /*
  * One restore's injection context: its options, and the path, opened on the
- * first segment and closed by soccr_peer_done() at the end of the restore.
+ * first segment and closed by sc_peer_done() at the end of the restore.
  */
 struct soccr_peer_ctx {
 	struct soccr_restore_opts opts;
@@ -62,17 +62,17 @@ struct soccr_absorb {
  * if the segment went out but was not absorbed, or another negative errno if
  * it could not be sent (then nothing was sent).
  */
-SOCCR_HIDDEN int soccr_inject_from_peer(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *seg,
+SOCCR_HIDDEN int sc_inject_from_peer(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *seg,
 					const struct soccr_absorb *want);
 
 /* Close what the restore's injections opened (nothing kept without a session). */
-SOCCR_HIDDEN void soccr_peer_done(struct soccr_peer_ctx *ctx);
+SOCCR_HIDDEN void sc_peer_done(struct soccr_peer_ctx *ctx);
 
 /*
  * The TSval of the first SYN of fd, a SYN_SENT socket (src/core/synstamp.c:
  * a BPF TCP iterator in fd's network namespace). Returns 0, -ENOENT if fd is
  * not a SYN_SENT socket there, or another negative errno (no BTF, no CAP_BPF).
  */
-SOCCR_HIDDEN int soccr_syn_first_tsval(int fd, uint32_t *tsval);
+SOCCR_HIDDEN int sc_syn_first_tsval(int fd, uint32_t *tsval);
 
 #endif /* SOCCR_CORE_H */

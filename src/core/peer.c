@@ -122,7 +122,7 @@ static int send_seg(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *ps,
 	};
 	int ret;
 
-	ret = soccr_path_send(&ctx->path, &seg);
+	ret = sc_path_send(&ctx->path, &seg);
 	if (obs && obs->segment) {
 		struct soccr_restore_expect ve = {
 			.state = want->state,
@@ -130,8 +130,8 @@ static int send_seg(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *ps,
 			.check_ack = want->check_acked,
 		};
 
-		obs->segment(obs->ctx, ps->fd, &seg, soccr_path_link(&ctx->path),
-			     soccr_path_ifindex(&ctx->path), &ve, ret);
+		obs->segment(obs->ctx, ps->fd, &seg, sc_path_link(&ctx->path),
+			     sc_path_ifindex(&ctx->path), &ve, ret);
 	}
 	if (ret) {
 		errno = -ret;
@@ -140,15 +140,15 @@ static int send_seg(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *ps,
 	return ret;
 }
 
-void soccr_peer_done(struct soccr_peer_ctx *ctx)
+void sc_peer_done(struct soccr_peer_ctx *ctx)
 {
 	if (!ctx->open)
 		return;
-	soccr_path_close(&ctx->path);
+	sc_path_close(&ctx->path);
 	ctx->open = false;
 }
 
-int soccr_inject_from_peer(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *ps,
+int sc_inject_from_peer(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *ps,
 			   const struct soccr_absorb *want)
 {
 	const char *what = (ps->flags & SOCCR_TCP_FIN) ? "FIN" : "ACK";
@@ -156,7 +156,7 @@ int soccr_inject_from_peer(struct soccr_peer_ctx *ctx, const struct soccr_peer_s
 	int ret;
 
 	if (!ctx->open) {
-		ret = soccr_path_open(ctx->opts.session, ctx->opts.path, ps->fd, &ps->flow,
+		ret = sc_path_open(ctx->opts.session, ctx->opts.path, ps->fd, &ps->flow,
 				      &ctx->path);
 		if (ret)
 			return ret;

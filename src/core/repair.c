@@ -201,7 +201,7 @@ static int save_state(struct libsoccr_sk *sk, struct libsoccr_sk_data *data, str
 		return -1;
 	}
 	mstate = SF(ti->tcpi_state);
-	if (!soccr_state_supported(ti->tcpi_state)) {
+	if (!sc_state_supported(ti->tcpi_state)) {
 		errno = EINVAL;
 		pr_err("sk %d: state %s (%u) cannot be checkpointed", sk->fd,
 		       state_name(ti->tcpi_state), ti->tcpi_state);
@@ -249,7 +249,7 @@ static void save_syn_tsval(struct libsoccr_sk *sk, struct libsoccr_sk_data *data
 		       sk->fd);
 		return;
 	}
-	ret = soccr_syn_first_tsval(sk->fd, &tsval);
+	ret = sc_syn_first_tsval(sk->fd, &tsval);
 	if (ret) {
 		pr_dbg("sk %d: SYN_SENT: first SYN's TSval unknown (%s): a half-open peer will be "
 		       "reset by the restored socket",
@@ -962,7 +962,7 @@ static int inject(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
 		if (getsockopt(sk->fd, IPPROTO_TCP, TCP_TIMESTAMP, &s.ts_ecr, &len))
 			s.ts_ecr = data->timestamp;
 	}
-	return soccr_inject_from_peer(p->peer, &s, want);
+	return sc_inject_from_peer(p->peer, &s, want);
 }
 
 /*
@@ -1044,7 +1044,7 @@ static int check_args(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 		pr_err("sk %d: restore: local and peer addresses must be set", fd);
 		return -1;
 	}
-	if (!soccr_state_supported(data->state)) {
+	if (!sc_state_supported(data->state)) {
 		pr_err("sk %d: restore: state %s (%u) is not restorable", fd,
 		       state_name(data->state), data->state);
 		return -1;
@@ -1186,7 +1186,7 @@ SOCCR_API int soccr_restore_ext(struct libsoccr_sk *sk, struct libsoccr_sk_data 
 		return -1;
 	ret = restore(sk, data, &p);
 	/* Whatever happened: nothing of the injection path stays open without a session. */
-	soccr_peer_done(&peer);
+	sc_peer_done(&peer);
 	return ret;
 }
 

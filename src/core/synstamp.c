@@ -45,7 +45,7 @@ static int synstamp_load(void)
 	struct soccr_bpf_env env;
 	int err, fd = -1;
 
-	soccr_bpf_env_enter(&env, true);
+	sc_bpf_env_enter(&env, true);
 	skel = soccr_synstamp__open_and_load();
 	if (!skel) {
 		err = -errno;
@@ -64,10 +64,10 @@ static int synstamp_load(void)
 	soccr_synstamp__destroy(skel);
 	if (err)
 		goto fail;
-	soccr_bpf_env_leave(&env);
+	sc_bpf_env_leave(&env);
 	return fd;
 fail:
-	soccr_bpf_env_leave(&env);
+	sc_bpf_env_leave(&env);
 	err = err ? err : -EOPNOTSUPP;
 	errno = -err;
 	pr_dbg("SYN_SENT iterator (BPF iter/tcp, needs BTF and CAP_BPF): %m");
@@ -127,7 +127,7 @@ static int iter_open(int link_fd, int fd)
 	return t.err ? t.err : t.ifd;
 }
 
-int soccr_syn_first_tsval(int fd, uint32_t *tsval)
+int sc_syn_first_tsval(int fd, uint32_t *tsval)
 {
 	struct soccr_synstamp_rec r;
 	socklen_t len = sizeof(uint64_t);

@@ -33,12 +33,12 @@ SOCCR_API const char *soccr_tcp_state_name(unsigned int state)
 	return "UNKNOWN";
 }
 
-bool soccr_state_supported(unsigned int state)
+bool sc_state_supported(unsigned int state)
 {
 	return state < 32 && (SOCCR_SF(state) & SUPPORTED);
 }
 
 SOCCR_API int soccr_image_state_supported(unsigned int state)
 {
-	return soccr_state_supported(state);
+	return sc_state_supported(state);
 }

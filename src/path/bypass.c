@@ -109,7 +109,7 @@ static bool tcx_unavailable(int err)
 	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -E2BIG;
 }
 
-bool soccr_bpf_denied(int err)
+bool sc_bpf_denied(int err)
 {
 	/* What bpf(BPF_PROG_LOAD) answers without CAP_BPF/CAP_SYS_ADMIN in the initial namespace. */
 	return err == -EPERM || err == -EACCES;
@@ -146,7 +146,7 @@ static int bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN], bool qu
 	err = soccr_bypass__load(b->skel);
 	if (err) {
 		errno = -err;
-		if (quiet && soccr_bpf_denied(err))
+		if (quiet && sc_bpf_denied(err))
 			pr_dbg("bypass: if %d: loading the program: %m", ifindex);
 		else
 			pr_perror("bypass: if %d: loading the program", ifindex);
@@ -186,15 +186,15 @@ err:
 	return err < 0 ? err : -EINVAL;
 }
 
-int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN], bool quiet,
+int sc_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN], bool quiet,
 			struct soccr_bypass_handle **out)
 {
 	struct soccr_bpf_env env;
 	int err;
 
-	soccr_bpf_env_enter(&env, quiet);
+	sc_bpf_env_enter(&env, quiet);
 	err = bypass_attach(ifindex, mac, quiet, out);
-	soccr_bpf_env_leave(&env);
+	sc_bpf_env_leave(&env);
 	return err;
 }
 
@@ -212,13 +212,13 @@ static void bypass_detach(struct soccr_bypass_handle *b)
 	free(b);
 }
 
-void soccr_bypass_detach(struct soccr_bypass_handle *b)
+void sc_bypass_detach(struct soccr_bypass_handle *b)
 {
 	struct soccr_bpf_env env;
 
 	if (!b)
 		return;
-	soccr_bpf_env_enter(&env, true);
+	sc_bpf_env_enter(&env, true);
 	bypass_detach(b);
-	soccr_bpf_env_leave(&env);
+	sc_bpf_env_leave(&env);
 }

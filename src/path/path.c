@@ -31,11 +31,11 @@ static const char *const kind_name[] = {
 	[SOCCR_PATH_RAW] = "raw IP socket",
 };
 
-void soccr_path_entry_drop(struct soccr_path_entry *e)
+void sc_path_entry_drop(struct soccr_path_entry *e)
 {
-	soccr_bypass_detach(e->bypass);
+	sc_bypass_detach(e->bypass);
 	soccr_injector_close(e->inj);
-	soccr_raw_close(e->raw);
+	sc_raw_close(e->raw);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -63,7 +63,7 @@ static int entry_open(int sk, const struct soccr_wire_flow *flow, enum soccr_pat
 	e->family = flow->family;
 	switch (kind) {
 	case SOCCR_PATH_RAW:
-		return soccr_raw_open(flow->family, SOCCR_MARK, &e->raw);
+		return sc_raw_open(flow->family, SOCCR_MARK, &e->raw);
 	case SOCCR_PATH_LO:
 		return open_injector(sk, ifindex, e);
 	case SOCCR_PATH_LO_BPF:
@@ -82,12 +82,12 @@ static int entry_open(int sk, const struct soccr_wire_flow *flow, enum soccr_pat
 		}
 		soccr_injector_hwaddr(e->inj, e->mac);
 	}
-	ret = soccr_bypass_attach(ifindex, kind == SOCCR_PATH_DEV ? e->mac : NULL, quiet,
+	ret = sc_bypass_attach(ifindex, kind == SOCCR_PATH_DEV ? e->mac : NULL, quiet,
 				  &e->bypass);
 	if (!ret)
 		return 0;
 err:
-	soccr_path_entry_drop(e);
+	sc_path_entry_drop(e);
 	return ret;
 }
 
@@ -104,9 +104,9 @@ static int path_take(struct soccr_path *p, const struct soccr_ns_key *ns, int sk
 			p->e = &p->own;
 		return ret;
 	}
-	e = soccr_session_find(p->session, ns, kind, ifindex, p->flow.family);
+	e = sc_session_find(p->session, ns, kind, ifindex, p->flow.family);
 	if (!e) {
-		e = soccr_session_slot(p->session);
+		e = sc_session_slot(p->session);
 		ret = entry_open(sk, &p->flow, kind, ifindex, quiet, e);
 		if (ret)
 			return ret;
@@ -122,10 +122,10 @@ static int route_of(struct soccr_path *p, const struct soccr_ns_key *ns, int sk,
 {
 	int nl, ret;
 
-	if (p->session && soccr_session_route_get(p->session, ns, &p->flow, rt))
+	if (p->session && sc_session_route_get(p->session, ns, &p->flow, rt))
 		return 0;
-	nl = p->session ? soccr_session_nl(p->session, ns) : soccr_nl_open(NETLINK_ROUTE);
-	ret = nl < 0 ? nl : soccr_route_get(nl, &p->flow, rt);
+	nl = p->session ? sc_session_nl(p->session, ns) : soccr_nl_open(NETLINK_ROUTE);
+	ret = nl < 0 ? nl : sc_route_get(nl, &p->flow, rt);
 	if (!p->session && nl >= 0)
 		close(nl);
 	if (ret) {
@@ -134,7 +134,7 @@ static int route_of(struct soccr_path *p, const struct soccr_ns_key *ns, int sk,
 		return ret;
 	}
 	if (p->session)
-		soccr_session_route_set(p->session, ns, &p->flow, rt);
+		sc_session_route_set(p->session, ns, &p->flow, rt);
 	return 0;
 }
 
@@ -142,7 +142,7 @@ static int route_of(struct soccr_path *p, const struct soccr_ns_key *ns, int sk,
 static int take_bpf_path(struct soccr_path *p, const struct soccr_ns_key *ns, int sk,
 			 const struct soccr_route *rt, bool quiet)
 {
-	int lo = rt->local || rt->oif == SOCCR_LO_IFINDEX ? 1 : soccr_if_is_loopback(rt->oif);
+	int lo = rt->local || rt->oif == SOCCR_LO_IFINDEX ? 1 : sc_if_is_loopback(rt->oif);
 
 	if (lo < 0)
 		return lo;
@@ -164,12 +164,12 @@ static int choose(struct soccr_path *p, const struct soccr_ns_key *ns, enum socc
 	if (f->family == AF_INET6)
 		return path_take(p, ns, sk, SOCCR_PATH_LO, SOCCR_LO_IFINDEX, false);
 
-	rp = soccr_lo_rp_filter();
+	rp = sc_lo_rp_filter();
 	if (rp < 0) {
 		pr_dbg("sk %d: lo's rp_filter unknown (%d): taken as strict", sk, rp);
 		rp = 1;
 	}
-	known_local = soccr_addr_is_loopback(AF_INET, &f->peer) ||
+	known_local = sc_addr_is_loopback(AF_INET, &f->peer) ||
 		      f->peer.v4.s_addr == f->local.v4.s_addr;
 	if (!known_local && rp != 1) {
 		ret = route_of(p, ns, sk, &rt);
@@ -191,13 +191,13 @@ static int choose(struct soccr_path *p, const struct soccr_ns_key *ns, enum socc
 	if (known_local)
 		rt.local = true;
 	ret = take_bpf_path(p, ns, sk, &rt, mode == SOCCR_INJECT_AUTO);
-	if (!ret || mode != SOCCR_INJECT_AUTO || (!soccr_bpf_denied(ret) && ret != -EOPNOTSUPP))
+	if (!ret || mode != SOCCR_INJECT_AUTO || (!sc_bpf_denied(ret) && ret != -EOPNOTSUPP))
 		return ret;
 	pr_dbg("sk %d: no bypass program here (%s): raw IP socket instead", sk, strerror(-ret));
 	return path_take(p, ns, sk, SOCCR_PATH_RAW, 0, false);
 }
 
-int soccr_path_open(struct soccr_session *s, enum soccr_inject_path mode, int sk,
+int sc_path_open(struct soccr_session *s, enum soccr_inject_path mode, int sk,
 		    const struct soccr_wire_flow *flow, struct soccr_path *p)
 {
 	struct soccr_ns_key ns;
@@ -206,55 +206,55 @@ int soccr_path_open(struct soccr_session *s, enum soccr_inject_path mode, int sk
 	memset(p, 0, sizeof(*p));
 	p->session = s;
 	p->flow = *flow;
-	ret = soccr_ns_of(sk, &ns);
+	ret = sc_ns_of(sk, &ns);
 	if (ret) {
 		errno = -ret;
 		pr_perror("sk %d: network namespace", sk);
 		return ret;
 	}
 	if (s)
-		soccr_session_lock(s);
+		sc_session_lock(s);
 	ret = choose(p, &ns, mode, sk);
 	if (ret) {
 		if (s)
-			soccr_session_unlock(s);
+			sc_session_unlock(s);
 		p->session = NULL;
 		return ret;
 	}
 	pr_dbg("sk %d: injecting through the %s (if %d%s)", sk, kind_name[p->e->kind],
-	       soccr_path_ifindex(p), s ? ", session" : "");
+	       sc_path_ifindex(p), s ? ", session" : "");
 	return 0;
 }
 
-int soccr_path_send(struct soccr_path *p, struct soccr_segment *seg)
+int sc_path_send(struct soccr_path *p, struct soccr_segment *seg)
 {
 	struct soccr_path_entry *e = p->e;
 
 	if (e->kind == SOCCR_PATH_RAW)
-		return soccr_raw_send_segment(e->raw, seg);
+		return sc_raw_send_segment(e->raw, seg);
 	/* lo: zero MACs (lo's own). A device: its own MAC, which the bypass looks for. */
 	memcpy(seg->eth_dst, e->mac, SOCCR_ETH_ALEN);
 	memcpy(seg->eth_src, e->mac, SOCCR_ETH_ALEN);
 	return soccr_injector_send_segment(e->inj, seg);
 }
 
-enum soccr_link soccr_path_link(const struct soccr_path *p)
+enum soccr_link sc_path_link(const struct soccr_path *p)
 {
 	return p->e->kind == SOCCR_PATH_RAW ? SOCCR_LINK_NONE : soccr_injector_link(p->e->inj);
 }
 
-int soccr_path_ifindex(const struct soccr_path *p)
+int sc_path_ifindex(const struct soccr_path *p)
 {
 	return p->e->kind == SOCCR_PATH_RAW ? SOCCR_LO_IFINDEX : p->e->ifindex;
 }
 
-void soccr_path_close(struct soccr_path *p)
+void sc_path_close(struct soccr_path *p)
 {
 	if (!p->e)
 		return;
 	if (p->session)
-		soccr_session_unlock(p->session);
+		sc_session_unlock(p->session);
 	else
-		soccr_path_entry_drop(&p->own);
+		sc_path_entry_drop(&p->own);
 	p->e = NULL;
 }

@@ -45,8 +45,8 @@ struct soccr_ns_key {
 };
 
 /* The network namespace of socket sk (else the calling thread's). 0 or -errno. */
-SOCCR_HIDDEN int soccr_ns_of(int sk, struct soccr_ns_key *ns);
-SOCCR_HIDDEN bool soccr_ns_eq(const struct soccr_ns_key *a, const struct soccr_ns_key *b);
+SOCCR_HIDDEN int sc_ns_of(int sk, struct soccr_ns_key *ns);
+SOCCR_HIDDEN bool sc_ns_eq(const struct soccr_ns_key *a, const struct soccr_ns_key *b);
 
 struct soccr_route {
 	int oif;	/* output device towards the peer */
@@ -57,41 +57,41 @@ struct soccr_route {
  * Look up the route from flow->local to flow->peer on the rtnetlink socket
  * nl (of the calling thread's namespace). 0 or -errno.
  */
-SOCCR_HIDDEN int soccr_route_get(int nl, const struct soccr_wire_flow *flow,
+SOCCR_HIDDEN int sc_route_get(int nl, const struct soccr_wire_flow *flow,
 				 struct soccr_route *rt);
 
 /* Is addr (family) certainly local without asking: 127/8, ::1. */
-SOCCR_HIDDEN bool soccr_addr_is_loopback(int family, const union soccr_inaddr *addr);
+SOCCR_HIDDEN bool sc_addr_is_loopback(int family, const union soccr_inaddr *addr);
 
 /*
  * The reverse-path filter mode that applies to IPv4 frames received on lo
  * in the calling thread's namespace: max(conf/all, conf/lo), 0-2, or -errno.
  */
-SOCCR_HIDDEN int soccr_lo_rp_filter(void);
+SOCCR_HIDDEN int sc_lo_rp_filter(void);
 
 /* 1 if device ifindex is a loopback device, 0 if not, or -errno. */
-SOCCR_HIDDEN int soccr_if_is_loopback(int ifindex);
+SOCCR_HIDDEN int sc_if_is_loopback(int ifindex);
 
 /* ---- raw.c ---------------------------------------------------------------------------- */
 
 struct soccr_raw;
 
 /* A raw IP socket of family with SO_MARK = mark, O_CLOEXEC. 0 or -errno. */
-SOCCR_HIDDEN int soccr_raw_open(int family, uint32_t mark, struct soccr_raw **out);
-SOCCR_HIDDEN void soccr_raw_close(struct soccr_raw *r);
+SOCCR_HIDDEN int sc_raw_open(int family, uint32_t mark, struct soccr_raw **out);
+SOCCR_HIDDEN void sc_raw_close(struct soccr_raw *r);
 /* Build seg (no link header) and send it to seg->dst. 0 or -errno. */
-SOCCR_HIDDEN int soccr_raw_send_segment(struct soccr_raw *r, const struct soccr_segment *seg);
+SOCCR_HIDDEN int sc_raw_send_segment(struct soccr_raw *r, const struct soccr_segment *seg);
 
 /* ---- bypass.c ------------------------------------------------------------------------- */
 
 /* The tc egress redirect of SOCCR_MARK frames to the same device's ingress. */
 struct soccr_bypass_handle;
 /* mac NULL: lo (IPv4 frames get the output route instead). 0 or -errno. */
-SOCCR_HIDDEN int soccr_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN], bool quiet,
+SOCCR_HIDDEN int sc_bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN], bool quiet,
 				     struct soccr_bypass_handle **out);
-SOCCR_HIDDEN void soccr_bypass_detach(struct soccr_bypass_handle *b);
+SOCCR_HIDDEN void sc_bypass_detach(struct soccr_bypass_handle *b);
 /* Whether an attach error means "no BPF here" (no CAP_BPF, user namespace, ...). */
-SOCCR_HIDDEN bool soccr_bpf_denied(int err);
+SOCCR_HIDDEN bool sc_bpf_denied(int err);
 
 /* ---- path.c, session.c ---------------------------------------------------------------- */
 
@@ -117,8 +117,8 @@ struct soccr_path_entry {
 };
 
 /*
- * The path one restore injects through, from soccr_path_open() to
- * soccr_path_close(). With a session, e points into its cache and the
+ * The path one restore injects through, from sc_path_open() to
+ * sc_path_close(). With a session, e points into its cache and the
  * session's lock is held in between; without, e is the restore's own.
  */
 struct soccr_path {
@@ -133,40 +133,40 @@ struct soccr_path {
  * namespace), as <soccr/restore.h> describes for mode. s may be NULL.
  * 0 or -errno (nothing was sent; nothing is left open).
  */
-SOCCR_HIDDEN int soccr_path_open(struct soccr_session *s, enum soccr_inject_path mode, int sk,
+SOCCR_HIDDEN int sc_path_open(struct soccr_session *s, enum soccr_inject_path mode, int sk,
 				 const struct soccr_wire_flow *flow, struct soccr_path *p);
 
 /* Send seg (src/dst/ports from the flow) through p. 0 or -errno. */
-SOCCR_HIDDEN int soccr_path_send(struct soccr_path *p, struct soccr_segment *seg);
+SOCCR_HIDDEN int sc_path_send(struct soccr_path *p, struct soccr_segment *seg);
 
-/* The framing and device of the last soccr_path_send() (for observers). */
-SOCCR_HIDDEN enum soccr_link soccr_path_link(const struct soccr_path *p);
-SOCCR_HIDDEN int soccr_path_ifindex(const struct soccr_path *p);
+/* The framing and device of the last sc_path_send() (for observers). */
+SOCCR_HIDDEN enum soccr_link sc_path_link(const struct soccr_path *p);
+SOCCR_HIDDEN int sc_path_ifindex(const struct soccr_path *p);
 
 /* Close what the restore opened itself, or hand the entry back to the session. */
-SOCCR_HIDDEN void soccr_path_close(struct soccr_path *p);
+SOCCR_HIDDEN void sc_path_close(struct soccr_path *p);
 
 /* session.c: the cache behind a session (lock held by the caller between get and put). */
-SOCCR_HIDDEN void soccr_session_lock(struct soccr_session *s);
-SOCCR_HIDDEN void soccr_session_unlock(struct soccr_session *s);
+SOCCR_HIDDEN void sc_session_lock(struct soccr_session *s);
+SOCCR_HIDDEN void sc_session_unlock(struct soccr_session *s);
 /* The session's rtnetlink socket for ns (created in the calling thread's). fd or -errno. */
-SOCCR_HIDDEN int soccr_session_nl(struct soccr_session *s, const struct soccr_ns_key *ns);
+SOCCR_HIDDEN int sc_session_nl(struct soccr_session *s, const struct soccr_ns_key *ns);
 /* The cached entry for (ns, kind, ifindex, family), or NULL. */
-SOCCR_HIDDEN struct soccr_path_entry *soccr_session_find(struct soccr_session *s,
+SOCCR_HIDDEN struct soccr_path_entry *sc_session_find(struct soccr_session *s,
 							 const struct soccr_ns_key *ns,
 							 enum soccr_path_kind kind, int ifindex,
 							 int family);
 /* A free slot (the least recently used one emptied if needed). */
-SOCCR_HIDDEN struct soccr_path_entry *soccr_session_slot(struct soccr_session *s);
+SOCCR_HIDDEN struct soccr_path_entry *sc_session_slot(struct soccr_session *s);
 /* Route memo: the last answer for (ns, flow addresses), if fresh. */
-SOCCR_HIDDEN bool soccr_session_route_get(struct soccr_session *s, const struct soccr_ns_key *ns,
+SOCCR_HIDDEN bool sc_session_route_get(struct soccr_session *s, const struct soccr_ns_key *ns,
 					  const struct soccr_wire_flow *flow,
 					  struct soccr_route *rt);
-SOCCR_HIDDEN void soccr_session_route_set(struct soccr_session *s, const struct soccr_ns_key *ns,
+SOCCR_HIDDEN void sc_session_route_set(struct soccr_session *s, const struct soccr_ns_key *ns,
 					  const struct soccr_wire_flow *flow,
 					  const struct soccr_route *rt);
 
 /* Close an entry's descriptors and programs and mark it unused. */
-SOCCR_HIDDEN void soccr_path_entry_drop(struct soccr_path_entry *e);
+SOCCR_HIDDEN void sc_path_entry_drop(struct soccr_path_entry *e);
 
 #endif /* SOCCR_PATH_H */

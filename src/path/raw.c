@@ -31,7 +31,7 @@ struct soccr_raw {
 	uint8_t buf[60 + 60 + 256]; /* IP header (+ IPv6 has no options here) + TCP + options */
 };
 
-int soccr_raw_open(int family, uint32_t mark, struct soccr_raw **out)
+int sc_raw_open(int family, uint32_t mark, struct soccr_raw **out)
 {
 	struct soccr_raw *r;
 	int err;
@@ -51,14 +51,14 @@ int soccr_raw_open(int family, uint32_t mark, struct soccr_raw **out)
 	if (setsockopt(r->fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) {
 		err = -errno;
 		pr_perror("raw: SO_MARK 0x%x", mark);
-		soccr_raw_close(r);
+		sc_raw_close(r);
 		return err;
 	}
 	*out = r;
 	return 0;
 }
 
-void soccr_raw_close(struct soccr_raw *r)
+void sc_raw_close(struct soccr_raw *r)
 {
 	if (!r)
 		return;
@@ -67,7 +67,7 @@ void soccr_raw_close(struct soccr_raw *r)
 	free(r);
 }
 
-int soccr_raw_send_segment(struct soccr_raw *r, const struct soccr_segment *seg)
+int sc_raw_send_segment(struct soccr_raw *r, const struct soccr_segment *seg)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t slen;

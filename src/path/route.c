@@ -21,12 +21,12 @@
 #define SO_NETNS_COOKIE 71
 #endif
 
-bool soccr_ns_eq(const struct soccr_ns_key *a, const struct soccr_ns_key *b)
+bool sc_ns_eq(const struct soccr_ns_key *a, const struct soccr_ns_key *b)
 {
 	return a->cookie == b->cookie && a->dev == b->dev && a->ino == b->ino;
 }
 
-int soccr_ns_of(int sk, struct soccr_ns_key *ns)
+int sc_ns_of(int sk, struct soccr_ns_key *ns)
 {
 	socklen_t len = sizeof(ns->cookie);
 	struct stat st;
@@ -42,7 +42,7 @@ int soccr_ns_of(int sk, struct soccr_ns_key *ns)
 	return 0;
 }
 
-bool soccr_addr_is_loopback(int family, const union soccr_inaddr *a)
+bool sc_addr_is_loopback(int family, const union soccr_inaddr *a)
 {
 	if (family == AF_INET)
 		return (ntohl(a->v4.s_addr) >> 24) == 127;
@@ -98,7 +98,7 @@ static int route_query(int nl, const struct soccr_wire_flow *flow, bool with_src
 	return ans.have_oif ? 0 : -ENOENT;
 }
 
-int soccr_route_get(int nl, const struct soccr_wire_flow *flow, struct soccr_route *rt)
+int sc_route_get(int nl, const struct soccr_wire_flow *flow, struct soccr_route *rt)
 {
 	int ret;
 
@@ -129,7 +129,7 @@ static int read_sysctl_int(const char *path)
 	return v;
 }
 
-int soccr_lo_rp_filter(void)
+int sc_lo_rp_filter(void)
 {
 	/* The kernel applies the larger of the two (IN_DEV_MAXCONF). */
 	int all = read_sysctl_int("/proc/sys/net/ipv4/conf/all/rp_filter");
@@ -142,7 +142,7 @@ int soccr_lo_rp_filter(void)
 	return all > lo ? all : lo;
 }
 
-int soccr_if_is_loopback(int ifindex)
+int sc_if_is_loopback(int ifindex)
 {
 	struct ifreq ifr = {.ifr_ifindex = ifindex};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

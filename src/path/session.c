@@ -79,7 +79,7 @@ SOCCR_API void soccr_session_close(struct soccr_session *s)
 		return;
 	for (int i = 0; i < CACHE_SIZE; i++) {
 		if (s->paths[i].used)
-			soccr_path_entry_drop(&s->paths[i]);
+			sc_path_entry_drop(&s->paths[i]);
 		if (s->nls[i].used)
 			close(s->nls[i].fd);
 	}
@@ -87,24 +87,24 @@ SOCCR_API void soccr_session_close(struct soccr_session *s)
 	free(s);
 }
 
-void soccr_session_lock(struct soccr_session *s)
+void sc_session_lock(struct soccr_session *s)
 {
 	pthread_mutex_lock(&s->lock);
 }
 
-void soccr_session_unlock(struct soccr_session *s)
+void sc_session_unlock(struct soccr_session *s)
 {
 	pthread_mutex_unlock(&s->lock);
 }
 
-int soccr_session_nl(struct soccr_session *s, const struct soccr_ns_key *ns)
+int sc_session_nl(struct soccr_session *s, const struct soccr_ns_key *ns)
 {
 	struct nl_entry *lru = &s->nls[0];
 
 	for (int i = 0; i < CACHE_SIZE; i++) {
 		struct nl_entry *e = &s->nls[i];
 
-		if (e->used && soccr_ns_eq(&e->ns, ns)) {
+		if (e->used && sc_ns_eq(&e->ns, ns)) {
 			e->last = ++s->tick;
 			return e->fd;
 		}
@@ -123,13 +123,13 @@ int soccr_session_nl(struct soccr_session *s, const struct soccr_ns_key *ns)
 	return lru->fd;
 }
 
-struct soccr_path_entry *soccr_session_find(struct soccr_session *s, const struct soccr_ns_key *ns,
+struct soccr_path_entry *sc_session_find(struct soccr_session *s, const struct soccr_ns_key *ns,
 					    enum soccr_path_kind kind, int ifindex, int family)
 {
 	for (int i = 0; i < CACHE_SIZE; i++) {
 		struct soccr_path_entry *e = &s->paths[i];
 
-		if (e->used && e->kind == kind && soccr_ns_eq(&e->ns, ns) &&
+		if (e->used && e->kind == kind && sc_ns_eq(&e->ns, ns) &&
 		    (kind == SOCCR_PATH_RAW ? e->family == family : e->ifindex == ifindex)) {
 			e->last = ++s->tick;
 			return e;
@@ -138,7 +138,7 @@ struct soccr_path_entry *soccr_session_find(struct soccr_session *s, const struc
 	return NULL;
 }
 
-struct soccr_path_entry *soccr_session_slot(struct soccr_session *s)
+struct soccr_path_entry *sc_session_slot(struct soccr_session *s)
 {
 	struct soccr_path_entry *lru = &s->paths[0];
 
@@ -151,7 +151,7 @@ struct soccr_path_entry *soccr_session_slot(struct soccr_session *s)
 			lru = e;
 	}
 	pr_dbg("session: cache full, dropping the path on if %d", lru->ifindex);
-	soccr_path_entry_drop(lru);
+	sc_path_entry_drop(lru);
 	return lru;
 }
 
@@ -163,10 +163,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-bool soccr_session_route_get(struct soccr_session *s, const struct soccr_ns_key *ns,
+bool sc_session_route_get(struct soccr_session *s, const struct soccr_ns_key *ns,
 			     const struct soccr_wire_flow *flow, struct soccr_route *rt)
 {
-	if (!s->memo.valid || !soccr_ns_eq(&s->memo.ns, ns) || s->memo.family != flow->family ||
+	if (!s->memo.valid || !sc_ns_eq(&s->memo.ns, ns) || s->memo.family != flow->family ||
 	    memcmp(&s->memo.local, &flow->local, sizeof(flow->local)) ||
 	    memcmp(&s->memo.peer, &flow->peer, sizeof(flow->peer)) ||
 	    now_ns() - s->memo.when > ROUTE_MEMO_NS)
@@ -175,7 +175,7 @@ bool soccr_session_route_get(struct soccr_session *s, const struct soccr_ns_key 
 	return true;
 }
 
-void soccr_session_route_set(struct soccr_session *s, const struct soccr_ns_key *ns,
+void sc_session_route_set(struct soccr_session *s, const struct soccr_ns_key *ns,
 			     const struct soccr_wire_flow *flow, const struct soccr_route *rt)
 {
 	s->memo.valid = true;
