@@ -1176,10 +1176,14 @@ SOCCR_API int soccr_restore_ext(struct libsoccr_sk *sk, struct libsoccr_sk_data 
 		       opts ? opts->sz : (size_t)0);
 		return -EINVAL;
 	}
-	if (peer.opts.path > SOCCR_INJECT_RAW ||
-	    (peer.opts.observer && peer.opts.observer->sz < sizeof(*peer.opts.observer))) {
+	if (peer.opts.path > SOCCR_INJECT_RAW) {
 		pr_err("sk %d: restore: bad options (path %d)", sk ? sk->fd : -1,
 		       (int)peer.opts.path);
+		return -EINVAL;
+	}
+	if (peer.opts.observer && peer.opts.observer->sz < sizeof(*peer.opts.observer)) {
+		pr_err("sk %d: restore: bad observer (sz %zu)", sk ? sk->fd : -1,
+		       peer.opts.observer->sz);
 		return -EINVAL;
 	}
 	if (check_args(sk, data, data_size))
