@@ -462,54 +462,61 @@ nomem:
 	return fail(-ENOMEM, err, errlen, "out of memory for queues of %u + %u bytes", rlen, slen);
 }
 
-/* Read all of fd, at most limit bytes; more than that is -EFBIG. */
-static int read_all(int fd, size_t hint, size_t limit, unsigned char **out, size_t *outlen)
-{
-	size_t cap = hint ? hint + 1 : 65536, len = 0;
-	unsigned char *b = NULL, *nb;
-	ssize_t n;
-	int ret;
+/* What is read before anything else: the fixed header, which holds the total length. */
+#define PREFIX_LEN SOCCR_IMAGE_HDR_LEN
 
-	if (cap > limit + 1)
-		cap = limit + 1;
-	b = malloc(cap);
+/*
+ * Read an image: its header, then no more than the total length it
+ * announce (and one byte past it, so that trailing bytes are seen). Bad
+ * magic or a length beyond the limit stops after the prefix; decoding the
+ * prefix then gives the precise error.
+ */
+static int read_announced(int fd, unsigned char **out, size_t *outlen)
+{
+	unsigned char pre[PREFIX_LEN], *b;
+	size_t got = 0, cap;
+	uint64_t total = 0;
+	ssize_t n;
+
+	while (got < sizeof(pre)) {
+		n = read(fd, pre + got, sizeof(pre) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == sizeof(pre))
+		total = get64(pre + OFF_TOTAL);
+	/* Not worth reading on: decoding the prefix alone says what is wrong. */
+	if (got < sizeof(pre) || memcmp(pre, SOCCR_IMAGE_MAGIC, SOCCR_IMAGE_MAGIC_LEN) ||
+	    total > SOCCR_IMAGE_MAX_SIZE || total < sizeof(pre))
+		cap = got;
+	else
+		cap = (size_t)total + 1;
+	b = malloc(cap ? cap : 1);
 	if (!b)
 		return -ENOMEM;
-	for (;;) {
-		if (len == cap) {
-			if (cap > limit) {
-				ret = -EFBIG;
-				goto err;
-			}
-			cap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
-			nb = realloc(b, cap);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto err;
-			}
-			b = nb;
-		}
-		n = read(fd, b + len, cap - len);
+	memcpy(b, pre, got);
+	while (got < cap) {
+		n = read(fd, b + got, cap - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			ret = -errno;
-			goto err;
+			int err = -errno;
+
+			free(b);
+			return err;
 		}
 		if (n == 0)
 			break;
-		len += (size_t)n;
-	}
-	if (len > limit) {
-		ret = -EFBIG;
-		goto err;
+		got += (size_t)n;
 	}
 	*out = b;
-	*outlen = len;
+	*outlen = got;
 	return 0;
-err:
-	free(b);
-	return ret;
 }
 
 SOCCR_API int soccr_image_load(const char *path, struct soccr_image *img, char *err,
@@ -524,7 +531,9 @@ SOCCR_API int soccr_image_load(const char *path, struct soccr_image *img, char *
 	if (!path || !img)
 		return fail(-EINVAL, err, errlen, "no image path");
 	memset(img, 0, sizeof(*img));
-	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
+	/* O_NONBLOCK: a FIFO must not block the open; it is refused just below. */
+	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+			       : dup(STDIN_FILENO);
 	if (fd < 0)
 		return fail(-errno, err, errlen, "%s: %m", path);
 	if (fstat(fd, &st)) {
@@ -535,19 +544,22 @@ SOCCR_API int soccr_image_load(const char *path, struct soccr_image *img, char *
 		ret = fail(-EISDIR, err, errlen, "%s: is a directory", path);
 		goto out;
 	}
+	/* A device or a FIFO would never end, or never start: only stdin may be a stream. */
+	if (!S_ISREG(st.st_mode) && strcmp(path, "-")) {
+		ret = fail(-EINVAL, err, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	if (S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, 0)) {
+		ret = fail(-errno, err, errlen, "%s: %m", path);
+		goto out;
+	}
 	/* Refuse a huge file before reading a byte of it. */
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > SOCCR_IMAGE_MAX_SIZE) {
 		ret = fail(-EFBIG, err, errlen, "%s: too large: file has %jd bytes, the limit is %u",
 			   path, (intmax_t)st.st_size, SOCCR_IMAGE_MAX_SIZE);
 		goto out;
 	}
-	ret = read_all(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, SOCCR_IMAGE_MAX_SIZE,
-		       &buf, &len);
-	if (ret == -EFBIG) {
-		ret = fail(ret, err, errlen, "%s: too large: more than %u bytes", path,
-			   SOCCR_IMAGE_MAX_SIZE);
-		goto out;
-	}
+	ret = read_announced(fd, &buf, &len);
 	if (ret) {
 		errno = -ret;
 		ret = fail(ret, err, errlen, "%s: read: %m", path);

@@ -110,6 +110,14 @@ cp "$img" "$T/huge" && patch "$T/huge" 16 '\xff\xff\xff\xff\xff\xff\xff\x7f'
 run "huge total length" 2 "huge: too large: header says 9223372036854775807 bytes" -- show "$T/huge"
 cp "$img" "$T/trail" && printf 'x' >>"$T/trail"
 run "trailing data" 2 "trail: trailing data" -- show "$T/trail"
+# Special files are refused before a byte is read (a FIFO would block, /dev/zero never end);
+# a large file with a wrong magic is given up after its header.
+mkfifo "$T/fifo"
+run "FIFO as image" 2 "fifo: not a regular file" -- show "$T/fifo"
+run "/dev/zero as image" 2 "/dev/zero: not a regular file" -- show /dev/zero
+truncate -s 256M "$T/sparse"
+run "256 MiB of zeros" 2 "sparse: bad magic" -- show "$T/sparse"
+rm -f "$T/sparse"
 : >"$T/empty"
 run "empty file" 2 "empty: truncated: file has 0 bytes" -- show "$T/empty"
 run "missing file" 2 "nope: No such file" -- show "$T/nope"
