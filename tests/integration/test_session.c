@@ -26,9 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
 #include <soccr/restore.h>
 #include <soccr/soccr.h>
 
@@ -242,6 +244,42 @@ static void test_bad_options_are_einval_and_leave_the_socket_restorable(void **s
 	check_restored(&sv, fd);
 }
 
+static int sentinel_calls;
+
+static int sentinel_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	sentinel_calls++;
+	return 0;
+}
+
+/*
+ * A restore that loads the bypass program (AF_PACKET forced, IPv4 over lo)
+ * leaves the caller's libbpf print callback and RLIMIT_MEMLOCK as they were,
+ * and libbpf's messages meanwhile went to our log, not to the caller's callback.
+ */
+static void test_libbpf_callback_and_memlock_are_left_as_they_were(void **state)
+{
+	struct soccr_restore_opts o = {.sz = sizeof(o), .path = SOCCR_INJECT_PACKET};
+	struct rlimit set = {.rlim_cur = 8 << 20, .rlim_max = RLIM_INFINITY}, now;
+	libbpf_print_fn_t prev;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &now), 0);
+	set.rlim_max = now.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &set), 0);
+	prev = libbpf_set_print(sentinel_print);
+	sentinel_calls = 0;
+	restore_one(AF_INET, &o);
+	assert_ptr_equal(libbpf_set_print(prev), sentinel_print);
+	assert_int_equal(sentinel_calls, 0);
+	assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &now), 0);
+	assert_int_equal(now.rlim_cur, set.rlim_cur);
+	assert_int_equal(now.rlim_max, set.rlim_max);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -268,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_session_keeps_the_path_and_gives_it_back),
 		cmocka_unit_test(test_forced_paths_without_session_leave_nothing),
 		cmocka_unit_test(test_bad_options_are_einval_and_leave_the_socket_restorable),
+		cmocka_unit_test(test_libbpf_callback_and_memlock_are_left_as_they_were),
 	};
 
 	tns_require_root();
