@@ -5,10 +5,9 @@
  * that is told about every segment injected "from the peer".
  *
  * libsoccr_restore() is soccr_restore_ext() with no options: it keeps
- * nothing. Every descriptor it opens (netlink, packet or raw socket) is
- * O_CLOEXEC and closed before it returns, it loads no BPF program unless
- * the path needs one (and then unloads it before returning), and it
- * changes no process-wide setting. That is what CRIU needs: it restores
+ * nothing. Every descriptor it opens (a raw IP socket) is O_CLOEXEC and
+ * closed before it returns, it loads no BPF program, and it changes no
+ * process-wide setting. That is what CRIU needs: it restores
  * inside the task and then puts the task's own files at fixed numbers.
  *
  * A session is the opt-in cache for callers restoring many sockets (the
@@ -45,15 +44,17 @@ void soccr_session_close(struct soccr_session *s);
 
 /*
  * How segments "from the peer" reach the restored socket.
- *  AUTO:   AF_PACKET on lo where the kernel takes such a frame without help
- *          (IPv6; IPv4 from a peer on another host when lo's rp_filter is
- *          not strict). Otherwise: with a session, AF_PACKET on the device
- *          that routes to the peer, turned to its ingress by a tc egress
- *          program (or on lo with the output route attached); without a
- *          session, or where no BPF program can be loaded (a user
- *          namespace), the same hand-built segment through a raw IP socket
- *          (IPPROTO_RAW, SO_MARK), which the local stack delivers with the
- *          route of a locally sent packet.
+ *  AUTO:   without a session, the hand-built segment through a raw IP
+ *          socket (IPPROTO_RAW, SO_MARK), which the local stack delivers
+ *          with the route of a locally sent packet: cheap to open and close
+ *          (closing an AF_PACKET socket waits for an RCU grace period,
+ *          milliseconds), no BPF, works in a user namespace. With a
+ *          session, AF_PACKET, kept open: on lo where the kernel takes such
+ *          a frame without help (IPv6; IPv4 from a peer on another host
+ *          when lo's rp_filter is not strict), else on the device that
+ *          routes to the peer, turned to its ingress by a tc egress program
+ *          (or on lo with the output route attached); the raw socket where
+ *          no program can be loaded (a user namespace).
  *  PACKET: AF_PACKET only (loading the bypass program where needed).
  *  RAW:    the raw IP socket only.
  * Every path marks its frames with SOCCR_MARK; the absorption check is the

@@ -12,10 +12,16 @@
  * (any peer elsewhere). Those cases need help: the bypass program (on lo:
  * the output route attached; on the peer's device: the frame turned to that
  * device's ingress, where the strict check passes), or the raw IP socket,
- * whose packet carries the route of a locally sent one. Loading a program
- * costs ~0.3-0.4 ms and is impossible in a user namespace, so without a
- * session the raw socket is taken there, and with one the program is
- * loaded once and kept.
+ * whose packet carries the route of a locally sent one.
+ *
+ * What a path costs decides between them. Loading a program costs ~0.3-0.4
+ * ms and is impossible in a user namespace. Closing an AF_PACKET socket
+ * waits for an RCU grace period (packet_release() calls synchronize_net()):
+ * 12 ms on the 2-core test machine, where the whole raw-socket restore takes
+ * 17 us (tests/bench/bench_criu.c). So a restore that keeps nothing (no
+ * session: CRIU's case) sends through the raw socket, for both families; a
+ * session opens AF_PACKET once and keeps it, with the program where needed,
+ * and falls back to the raw socket where no program can be loaded.
  */
 #include <errno.h>
 #include <string.h>
@@ -159,7 +165,8 @@ static int choose(struct soccr_path *p, const struct soccr_ns_key *ns, enum socc
 	bool known_local, routed = false;
 	int rp, ret;
 
-	if (mode == SOCCR_INJECT_RAW)
+	/* Without a session the raw socket: closing an AF_PACKET socket waits for RCU. */
+	if (mode == SOCCR_INJECT_RAW || (mode == SOCCR_INJECT_AUTO && !p->session))
 		return path_take(p, ns, sk, SOCCR_PATH_RAW, 0, false);
 	if (f->family == AF_INET6)
 		return path_take(p, ns, sk, SOCCR_PATH_LO, SOCCR_LO_IFINDEX, false);
@@ -181,8 +188,6 @@ static int choose(struct soccr_path *p, const struct soccr_ns_key *ns, enum socc
 	}
 	pr_dbg("sk %d: %s: a frame on lo would be refused (rp_filter %d)", sk,
 	       known_local || rt.local ? "the peer is on this host" : "the peer is elsewhere", rp);
-	if (mode == SOCCR_INJECT_AUTO && !p->session)
-		return path_take(p, ns, sk, SOCCR_PATH_RAW, 0, false);
 	if (!routed) {
 		ret = route_of(p, ns, sk, &rt);
 		if (ret)
