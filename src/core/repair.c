@@ -732,6 +732,23 @@ static int restore_options(struct libsoccr_sk *sk, const struct libsoccr_sk_data
 }
 
 /* Make sure a queue of len bytes fits the socket's send or receive buffer. */
+/*
+ * SO_*BUFFORCE needs CAP_NET_ADMIN in the initial user namespace: in a user
+ * namespace (CRIU's uns, rootless containers) the plain option is what is
+ * left, capped by net.core.[rw]mem_max; a queue larger than that fails to
+ * be written, as with CRIU's own libsoccr there.
+ */
+static int set_buf(int fd, int opt, int force_opt, int val)
+{
+	if (!setsockopt(fd, SOL_SOCKET, force_opt, &val, sizeof(val)))
+		return 0;
+	if (errno != EPERM)
+		return -1;
+	pr_dbg("sk %d: no CAP_NET_ADMIN for SO_*BUFFORCE: the plain option, up to the sysctl cap",
+	       fd);
+	return setsockopt(fd, SOL_SOCKET, opt, &val, sizeof(val));
+}
+
 static int ensure_buf(int fd, int opt, int force_opt, const char *name, uint32_t len)
 {
 	uint64_t want = (uint64_t)len + len / 4 + BUF_SLACK, target;
@@ -747,8 +764,8 @@ static int ensure_buf(int fd, int opt, int force_opt, const char *name, uint32_t
 	/* The kernel doubles the value it is given (room for skb overhead). */
 	target = (uint64_t)len + BUF_SLACK;
 	val = target > INT32_MAX / 2 ? INT32_MAX / 2 : (int)target;
-	if (setsockopt(fd, SOL_SOCKET, force_opt, &val, sizeof(val))) {
-		pr_perror("sk %d: %sFORCE %d", fd, name, val);
+	if (set_buf(fd, opt, force_opt, val)) {
+		pr_perror("sk %d: %s %d", fd, name, val);
 		return -1;
 	}
 	pr_dbg("sk %d: %s raised from %d for a %u byte queue", fd, name, cur, len);
@@ -786,7 +803,7 @@ static int write_queue(int fd, const char *what, const char *buf, uint32_t len)
 			int force = opt == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE;
 
 			if (!getsockopt(fd, SOL_SOCKET, opt, &cur, &olen) &&
-			    !setsockopt(fd, SOL_SOCKET, force, &cur, sizeof(cur)))
+			    !set_buf(fd, opt, force, cur))
 				continue;
 		}
 		if (r == 0)
