@@ -883,8 +883,33 @@ static int restore_window(struct libsoccr_sk *sk, const struct libsoccr_sk_data 
 		.rcv_wup = data->rcv_wup,
 	};
 
+	uint32_t rcv_nxt = data->inq_seq;
+
 	if (!(data->flags & SOCCR_FLAGS_WINDOW))
 		return 0;
+	/*
+	 * The kernel refuses a window whose snd_wl1 lies beyond rcv_nxt +
+	 * rcv_wnd, or whose rcv_wup lies beyond rcv_nxt. A saved state can hold
+	 * such an snd_wl1: it is the sequence number of the last segment whose
+	 * ACK updated the send window, and an out-of-order segment (kept in the
+	 * out-of-order queue, which TCP_REPAIR does not save) does that too.
+	 * snd_wl1 only decides whether a later segment may update the window:
+	 * taken back to rcv_nxt it lets the peer's next segment do so, which is
+	 * what a retransmission of that lost data will do anyway.
+	 */
+	if ((int32_t)(w.snd_wl1 - (rcv_nxt + w.rcv_wnd)) > 0) {
+		pr_dbg("sk %d: snd_wl1 %u is beyond rcv_nxt %u + rcv_wnd %u (out-of-order data "
+		       "at the checkpoint): taken back to rcv_nxt",
+		       sk->fd, w.snd_wl1, rcv_nxt, w.rcv_wnd);
+		w.snd_wl1 = rcv_nxt;
+	}
+	if ((int32_t)(w.rcv_wup - rcv_nxt) > 0) {
+		pr_dbg("sk %d: rcv_wup %u is beyond rcv_nxt %u: taken back to it", sk->fd, w.rcv_wup,
+		       rcv_nxt);
+		w.rcv_wup = rcv_nxt;
+	}
+	if (w.max_window < w.snd_wnd)
+		w.max_window = w.snd_wnd;
 	if (setsockopt(sk->fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w))) {
 		pr_perror("sk %d: TCP_REPAIR_WINDOW snd_wl1 %u snd_wnd %u max %u rcv_wnd %u "
 			  "rcv_wup %u",

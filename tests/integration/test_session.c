@@ -244,6 +244,29 @@ static void test_bad_options_are_einval_and_leave_the_socket_restorable(void **s
 	check_restored(&sv, fd);
 }
 
+/*
+ * A checkpoint taken while out-of-order data was queued can hold an snd_wl1
+ * beyond rcv_nxt + rcv_wnd (and the kernel refuses such a window): the
+ * restore takes it back to rcv_nxt instead of failing, and the connection
+ * works.
+ */
+static void test_window_from_out_of_order_data_restores(void **state)
+{
+	struct libsoccr_sk *sk;
+	struct saved sv;
+	int fd;
+
+	(void)state;
+	make_close_wait(AF_INET, &sv);
+	assert_true(sv.data.flags & SOCCR_FLAGS_WINDOW);
+	sv.data.snd_wl1 = sv.data.inq_seq + sv.data.rcv_wnd + 300000;
+	sv.data.rcv_wup = sv.data.inq_seq + 10;
+	sk = prepare(&sv, &fd);
+	assert_int_equal(libsoccr_restore(sk, &sv.data, sizeof(sv.data)), 0);
+	libsoccr_resume(sk);
+	check_restored(&sv, fd);
+}
+
 static int sentinel_calls;
 
 static int sentinel_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -307,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_forced_paths_without_session_leave_nothing),
 		cmocka_unit_test(test_bad_options_are_einval_and_leave_the_socket_restorable),
 		cmocka_unit_test(test_libbpf_callback_and_memlock_are_left_as_they_were),
+		cmocka_unit_test(test_window_from_out_of_order_data_restores),
 	};
 
 	tns_require_root();
