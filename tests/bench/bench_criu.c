@@ -63,24 +63,6 @@ struct conn {
 	int fd; /* the restored socket */
 };
 
-static void loopback(int family, struct sockaddr_storage *ss, socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)ss;
-
-		s->sin_family = AF_INET;
-		s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		*len = sizeof(*s);
-	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
-
-		s->sin6_family = AF_INET6;
-		s->sin6_addr = in6addr_loopback;
-		*len = sizeof(*s);
-	}
-}
-
 static int tcp_state(int fd)
 {
 	struct tcp_info ti;
@@ -100,7 +82,7 @@ static void build(struct conn *c, int n, int family, bool fin)
 	int l, one = 1;
 
 	memset(pay, 'x', sizeof(pay));
-	loopback(family, &ss, &len);
+	tns_loopback(family, &ss, &len);
 	l = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(l, (struct sockaddr *)&ss, len) || listen(l, n) ||

@@ -63,24 +63,6 @@ static int count_fds(void)
 	return n - 1; /* the directory's own descriptor */
 }
 
-static void loopback(int family, struct sockaddr_storage *ss, socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)ss;
-
-		s->sin_family = AF_INET;
-		s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		*len = sizeof(*s);
-	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)ss;
-
-		s->sin6_family = AF_INET6;
-		s->sin6_addr = in6addr_loopback;
-		*len = sizeof(*s);
-	}
-}
-
 static void make_close_wait(int family, struct saved *sv)
 {
 	struct sockaddr_storage ss;
@@ -90,7 +72,7 @@ static void make_close_wait(int family, struct saved *sv)
 
 	memset(sv, 0, sizeof(*sv));
 	sv->family = family;
-	loopback(family, &ss, &len);
+	tns_loopback(family, &ss, &len);
 	l = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(l >= 0);
 	assert_int_equal(setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);

@@ -60,6 +60,9 @@ void tns_addr(const struct tns_pair *p, int side, int family, uint16_t port,
  */
 int tns_tcp_connect(struct tns_pair *p, int family, bool mapped, int *client_fd, int *server_fd);
 
+/* The loopback address of family (127.0.0.1 or ::1), port 0, into ss. */
+void tns_loopback(int family, struct sockaddr_storage *ss, socklen_t *len);
+
 /* TCP_INFO state of fd (TCP_ESTABLISHED, ...), or -errno. */
 int tns_tcp_state(int fd);
 
