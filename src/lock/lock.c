@@ -32,6 +32,7 @@
 #include <soccr/lock.h>
 
 #include "internal.h"
+#include "nl.h"
 #include "../bpf/lock.h"
 #include "lockprog.skel.h"
 
@@ -399,99 +400,50 @@ struct hook_scan {
 	__u32 ours;	/* id of the bpf program at our handle+priority, 0 if none */
 };
 
-static void scan_filter(const struct nlmsghdr *nh, struct hook_scan *hs)
+/* One filter of the dump: count it; note the program id at our handle+priority. */
+static int scan_filter_cb(const struct nlmsghdr *nh, void *ctx)
 {
 	const struct tcmsg *tc = NLMSG_DATA(nh);
-	int len = (int)nh->nlmsg_len - NLMSG_LENGTH(sizeof(*tc));
-	bool bpf = false;
-	__u32 id = 0;
+	const struct rtattr *tb[TCA_MAX + 1], *opt[TCA_BPF_MAX + 1];
+	struct hook_scan *hs = ctx;
+	const void *attrs;
+	size_t len;
 
+	if (nh->nlmsg_type != RTM_NEWTFILTER || nh->nlmsg_len < NLMSG_LENGTH(sizeof(*tc)))
+		return 0;
 	hs->filters++;
 	/* tcm_info carries the priority in its upper 16 bits (and the protocol below). */
-	if (len < 0 || tc->tcm_handle != SOCCR_LOCK_TC_HANDLE ||
+	if (tc->tcm_handle != SOCCR_LOCK_TC_HANDLE ||
 	    TC_H_MAJ(tc->tcm_info) >> 16 != SOCCR_LOCK_TC_PRIO)
-		return;
-	for (struct rtattr *rta = TCA_RTA(tc); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-		if (rta->rta_type == TCA_KIND)
-			bpf = RTA_PAYLOAD(rta) >= 4 && !memcmp(RTA_DATA(rta), "bpf", 4);
-		if (rta->rta_type == TCA_OPTIONS) {
-			int olen = (int)RTA_PAYLOAD(rta);
-
-			for (struct rtattr *o = RTA_DATA(rta); RTA_OK(o, olen);
-			     o = RTA_NEXT(o, olen))
-				if (o->rta_type == TCA_BPF_ID && RTA_PAYLOAD(o) >= sizeof(__u32))
-					memcpy(&id, RTA_DATA(o), sizeof(id));
-		}
-	}
-	if (bpf)
-		hs->ours = id;
+		return 0;
+	attrs = soccr_nl_attrs(nh, sizeof(*tc), &len);
+	soccr_nl_parse(attrs, len, tb, TCA_MAX);
+	if (!tb[TCA_KIND] || RTA_PAYLOAD(tb[TCA_KIND]) < 4 || memcmp(RTA_DATA(tb[TCA_KIND]), "bpf", 4) ||
+	    !tb[TCA_OPTIONS])
+		return 0;
+	soccr_nl_parse(RTA_DATA(tb[TCA_OPTIONS]), RTA_PAYLOAD(tb[TCA_OPTIONS]), opt, TCA_BPF_MAX);
+	if (opt[TCA_BPF_ID] && RTA_PAYLOAD(opt[TCA_BPF_ID]) >= sizeof(__u32))
+		memcpy(&hs->ours, RTA_DATA(opt[TCA_BPF_ID]), sizeof(hs->ours));
+	return 0;
 }
 
-/* Run an rtnetlink dump of tc objects (RTM_GETTFILTER, RTM_GETQDISC); cb sees each reply. */
-static int tc_dump(__u16 type, int ifindex, __u32 parent,
-		   void (*cb)(const struct nlmsghdr *nh, void *ctx), void *ctx)
+/* Dump tc objects (RTM_GETTFILTER, RTM_GETQDISC) of a device through the shared netlink code. */
+static int tc_dump(__u16 type, int ifindex, __u32 parent, soccr_nl_cb cb, void *ctx)
 {
-	struct {
-		struct nlmsghdr nh;
-		struct tcmsg tc;
-	} req;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
-	int fd, err = 0;
-	bool done = false;
+	struct soccr_nl_req req;
+	struct tcmsg *tc;
+	int fd, err;
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	fd = soccr_nl_open(NETLINK_ROUTE);
 	if (fd < 0)
-		return -errno;
-	memset(&req, 0, sizeof(req));
-	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.tc));
-	req.nh.nlmsg_type = type;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.nh.nlmsg_seq = 1;
-	req.tc.tcm_family = AF_UNSPEC;
-	req.tc.tcm_ifindex = ifindex;
-	req.tc.tcm_parent = parent;
-	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		goto out;
-	}
-	while (!done) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *nh;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
-			if (nh->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (nh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(nh);
-
-				err = e->error;
-				done = true;
-				break;
-			}
-			if (nh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct tcmsg)))
-				cb(nh, ctx);
-		}
-	}
-out:
+		return fd;
+	tc = soccr_nl_init(&req, type, NLM_F_DUMP, sizeof(*tc));
+	tc->tcm_family = AF_UNSPEC;
+	tc->tcm_ifindex = ifindex;
+	tc->tcm_parent = parent;
+	err = soccr_nl_talk(fd, &req, cb, ctx);
 	close(fd);
-	return err;
-}
-
-static void scan_filter_cb(const struct nlmsghdr *nh, void *ctx)
-{
-	if (nh->nlmsg_type == RTM_NEWTFILTER)
-		scan_filter(nh, ctx);
+	return err < 0 ? err : 0;
 }
 
 /*
@@ -511,18 +463,23 @@ struct clsact_scan {
 	bool found;
 };
 
-static void clsact_cb(const struct nlmsghdr *nh, void *ctx)
+static int clsact_cb(const struct nlmsghdr *nh, void *ctx)
 {
 	const struct tcmsg *tc = NLMSG_DATA(nh);
+	const struct rtattr *tb[TCA_MAX + 1];
 	struct clsact_scan *cs = ctx;
-	int len = (int)nh->nlmsg_len - NLMSG_LENGTH(sizeof(*tc));
+	const void *attrs;
+	size_t len;
 
-	if (nh->nlmsg_type != RTM_NEWQDISC || tc->tcm_ifindex != cs->ifindex)
-		return;
-	for (struct rtattr *rta = TCA_RTA(tc); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
-		if (rta->rta_type == TCA_KIND && RTA_PAYLOAD(rta) >= 7 &&
-		    !memcmp(RTA_DATA(rta), "clsact", 7))
-			cs->found = true;
+	if (nh->nlmsg_type != RTM_NEWQDISC || nh->nlmsg_len < NLMSG_LENGTH(sizeof(*tc)) ||
+	    tc->tcm_ifindex != cs->ifindex)
+		return 0;
+	attrs = soccr_nl_attrs(nh, sizeof(*tc), &len);
+	soccr_nl_parse(attrs, len, tb, TCA_MAX);
+	if (tb[TCA_KIND] && RTA_PAYLOAD(tb[TCA_KIND]) >= 7 &&
+	    !memcmp(RTA_DATA(tb[TCA_KIND]), "clsact", 7))
+		cs->found = true;
+	return 0;
 }
 
 /* Does the device have a clsact qdisc? 1, 0, or a negative errno. */
