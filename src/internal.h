@@ -24,16 +24,16 @@
  * CRIU's own libsoccr starts them, "Error (file:line): ", which CRIU's logs
  * and its test suite look for; they are logged at SOCCR_LOG_ERR.
  */
-SOCCR_PRIVATE_API void soccr_log(unsigned int level, const char *fmt, ...)
+SOCCR_PRIVATE_API void sc_log(unsigned int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-SOCCR_PRIVATE_API int soccr_log_enabled(unsigned int level);
+SOCCR_PRIVATE_API int sc_log_enabled(unsigned int level);
 
 #define pr_err(fmt, ...)                                                                   \
-	soccr_log(SOCCR_LOG_ERR, "Error (%s:%d): " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__)
-#define pr_dbg(fmt, ...) soccr_log(SOCCR_LOG_DBG, fmt "\n", ##__VA_ARGS__)
+	sc_log(SOCCR_LOG_ERR, "Error (%s:%d): " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__)
+#define pr_dbg(fmt, ...) sc_log(SOCCR_LOG_DBG, fmt "\n", ##__VA_ARGS__)
 /* Error line ending with the text of the current errno. */
 #define pr_perror(fmt, ...)                                                                \
-	soccr_log(SOCCR_LOG_ERR, "Error (%s:%d): " fmt ": %m\n", __FILE__, __LINE__,        \
+	sc_log(SOCCR_LOG_ERR, "Error (%s:%d): " fmt ": %m\n", __FILE__, __LINE__,        \
 		  ##__VA_ARGS__)
 
 /*
@@ -42,7 +42,7 @@ SOCCR_PRIVATE_API int soccr_log_enabled(unsigned int level);
  * zero; a longer one must have zeros beyond what we know; in_sz below min_sz
  * is refused. Returns 0 or -EINVAL.
  */
-SOCCR_PRIVATE_API int soccr_opts_copy(void *out, size_t out_sz, const void *in, size_t in_sz,
+SOCCR_PRIVATE_API int sc_opts_copy(void *out, size_t out_sz, const void *in, size_t in_sz,
 				 size_t min_sz);
 
 /*

@@ -18,7 +18,7 @@
 /* Room for a request: header, family header and a few attributes. */
 #define SOCCR_NL_REQ_MAX 512
 
-struct soccr_nl_req {
+struct sc_nl_req {
 	union {
 		struct nlmsghdr nh;
 		char buf[SOCCR_NL_REQ_MAX];
@@ -30,21 +30,21 @@ struct soccr_nl_req {
  * calling thread's network namespace, O_CLOEXEC, with a receive timeout so
  * that a lost answer cannot hang the caller. Returns the fd or -errno.
  */
-SOCCR_HIDDEN int soccr_nl_open(int protocol);
+SOCCR_PRIVATE_API int sc_nl_open(int protocol);
 
 /* Start req: type, flags (NLM_F_REQUEST is added), then hdr_len bytes of family header. */
-SOCCR_HIDDEN void *soccr_nl_init(struct soccr_nl_req *req, uint16_t type, uint16_t flags,
+SOCCR_PRIVATE_API void *sc_nl_init(struct sc_nl_req *req, uint16_t type, uint16_t flags,
 				 size_t hdr_len);
 
 /* Append one attribute. 0, or -EMSGSIZE if it does not fit (req unchanged). */
-SOCCR_HIDDEN int soccr_nl_put(struct soccr_nl_req *req, uint16_t type, const void *data,
+SOCCR_PRIVATE_API int sc_nl_put(struct sc_nl_req *req, uint16_t type, const void *data,
 			      size_t len);
 
 /*
  * Called for each answer of the request (not for NLMSG_ERROR/NLMSG_DONE):
  * return 0 to go on, > 0 to stop with success, < 0 to stop with that error.
  */
-typedef int (*soccr_nl_cb)(const struct nlmsghdr *nh, void *ctx);
+typedef int (*sc_nl_cb)(const struct nlmsghdr *nh, void *ctx);
 
 /*
  * Send req on fd and read its answers (EINTR retried, answers to earlier,
@@ -52,16 +52,16 @@ typedef int (*soccr_nl_cb)(const struct nlmsghdr *nh, void *ctx);
  * (or the callback's positive value), the kernel's negative errno from an
  * NLMSG_ERROR, the callback's error, or -errno of the exchange.
  */
-SOCCR_HIDDEN int soccr_nl_talk(int fd, struct soccr_nl_req *req, soccr_nl_cb cb, void *ctx);
+SOCCR_PRIVATE_API int sc_nl_talk(int fd, struct sc_nl_req *req, sc_nl_cb cb, void *ctx);
 
 /*
  * Index the attributes in [start, start + len) by type into tb[0..max]
  * (later duplicates win, types above max ignored). Returns 0.
  */
-SOCCR_HIDDEN int soccr_nl_parse(const void *start, size_t len, const struct rtattr **tb,
+SOCCR_PRIVATE_API int sc_nl_parse(const void *start, size_t len, const struct rtattr **tb,
 				unsigned int max);
 
 /* The attributes after a family header of hdr_len bytes in nh: start and length. */
-SOCCR_HIDDEN const void *soccr_nl_attrs(const struct nlmsghdr *nh, size_t hdr_len, size_t *len);
+SOCCR_PRIVATE_API const void *sc_nl_attrs(const struct nlmsghdr *nh, size_t hdr_len, size_t *len);
 
 #endif /* SOCCR_NL_H */

@@ -28,14 +28,14 @@ static int bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 	char line[512];
 	size_t n;
 
-	if (level == LIBBPF_DEBUG || !soccr_log_enabled(ours))
+	if (level == LIBBPF_DEBUG || !sc_log_enabled(ours))
 		return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		line[--n] = '\0';
 	/* libbpf's lines name it already ("libbpf: ..."). */
-	soccr_log(ours, "%s%s\n", ours == SOCCR_LOG_ERR ? "Error (libbpf): " : "", line);
+	sc_log(ours, "%s%s\n", ours == SOCCR_LOG_ERR ? "Error (libbpf): " : "", line);
 	return 0;
 }
 

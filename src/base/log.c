@@ -15,18 +15,18 @@ SOCCR_API void libsoccr_set_log(unsigned int level, void (*fn)(unsigned int leve
 	log_fn = fn;
 }
 
-int soccr_log_enabled(unsigned int level)
+int sc_log_enabled(unsigned int level)
 {
 	return log_fn && level <= log_level;
 }
 
-void soccr_log(unsigned int level, const char *fmt, ...)
+void sc_log(unsigned int level, const char *fmt, ...)
 {
 	char line[1024];
 	int saved = errno;
 	va_list ap;
 
-	if (!soccr_log_enabled(level))
+	if (!sc_log_enabled(level))
 		return;
 	/*
 	 * The callback has CRIU's variadic signature, so format here (%m needs

@@ -15,7 +15,7 @@
 
 static uint32_t nl_seq;
 
-int soccr_nl_open(int protocol)
+int sc_nl_open(int protocol)
 {
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	struct timeval tmo = {.tv_sec = 2};
@@ -36,7 +36,7 @@ int soccr_nl_open(int protocol)
 	return fd;
 }
 
-void *soccr_nl_init(struct soccr_nl_req *req, uint16_t type, uint16_t flags, size_t hdr_len)
+void *sc_nl_init(struct sc_nl_req *req, uint16_t type, uint16_t flags, size_t hdr_len)
 {
 	memset(req, 0, sizeof(*req));
 	req->nh.nlmsg_len = (uint32_t)NLMSG_LENGTH(hdr_len);
@@ -45,7 +45,7 @@ void *soccr_nl_init(struct soccr_nl_req *req, uint16_t type, uint16_t flags, siz
 	return NLMSG_DATA(&req->nh);
 }
 
-int soccr_nl_put(struct soccr_nl_req *req, uint16_t type, const void *data, size_t len)
+int sc_nl_put(struct sc_nl_req *req, uint16_t type, const void *data, size_t len)
 {
 	size_t off = NLMSG_ALIGN(req->nh.nlmsg_len);
 	struct rtattr *rta;
@@ -61,7 +61,7 @@ int soccr_nl_put(struct soccr_nl_req *req, uint16_t type, const void *data, size
 	return 0;
 }
 
-const void *soccr_nl_attrs(const struct nlmsghdr *nh, size_t hdr_len, size_t *len)
+const void *sc_nl_attrs(const struct nlmsghdr *nh, size_t hdr_len, size_t *len)
 {
 	size_t start = NLMSG_SPACE(hdr_len);
 
@@ -73,7 +73,7 @@ const void *soccr_nl_attrs(const struct nlmsghdr *nh, size_t hdr_len, size_t *le
 	return (const char *)nh + start;
 }
 
-int soccr_nl_parse(const void *start, size_t len, const struct rtattr **tb, unsigned int max)
+int sc_nl_parse(const void *start, size_t len, const struct rtattr **tb, unsigned int max)
 {
 	const struct rtattr *rta = start;
 	unsigned int rlen = len > UINT32_MAX ? UINT32_MAX : (unsigned int)len;
@@ -89,7 +89,7 @@ int soccr_nl_parse(const void *start, size_t len, const struct rtattr **tb, unsi
 
 /* One datagram's messages. Returns 1 when the exchange is over, 0 to read on, or -errno. */
 static int nl_walk(const void *buf, size_t n, uint32_t seq, uint32_t portid, bool more,
-		   soccr_nl_cb cb, void *ctx, int *result)
+		   sc_nl_cb cb, void *ctx, int *result)
 {
 	const struct nlmsghdr *nh = buf;
 	unsigned int len = (unsigned int)n;
@@ -123,7 +123,7 @@ static int nl_walk(const void *buf, size_t n, uint32_t seq, uint32_t portid, boo
 	return 0;
 }
 
-int soccr_nl_talk(int fd, struct soccr_nl_req *req, soccr_nl_cb cb, void *ctx)
+int sc_nl_talk(int fd, struct sc_nl_req *req, sc_nl_cb cb, void *ctx)
 {
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK}, self;
 	socklen_t slen = sizeof(self);

@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-int soccr_opts_copy(void *out, size_t out_sz, const void *in, size_t in_sz, size_t min_sz)
+int sc_opts_copy(void *out, size_t out_sz, const void *in, size_t in_sz, size_t min_sz)
 {
 	memset(out, 0, out_sz);
 	if (!in)

@@ -1212,7 +1212,7 @@ SOCCR_API int soccr_restore_ext(struct libsoccr_sk *sk, struct libsoccr_sk_data 
 	int ret;
 
 	memset(&peer, 0, sizeof(peer));
-	if (soccr_opts_copy(&peer.opts, sizeof(peer.opts), opts, opts ? opts->sz : 0,
+	if (sc_opts_copy(&peer.opts, sizeof(peer.opts), opts, opts ? opts->sz : 0,
 			    RESTORE_OPTS_MIN_SZ)) {
 		pr_err("sk %d: restore: bad options (sz %zu)", sk ? sk->fd : -1,
 		       opts ? opts->sz : (size_t)0);

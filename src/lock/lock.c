@@ -416,32 +416,32 @@ static int scan_filter_cb(const struct nlmsghdr *nh, void *ctx)
 	if (tc->tcm_handle != SOCCR_LOCK_TC_HANDLE ||
 	    TC_H_MAJ(tc->tcm_info) >> 16 != SOCCR_LOCK_TC_PRIO)
 		return 0;
-	attrs = soccr_nl_attrs(nh, sizeof(*tc), &len);
-	soccr_nl_parse(attrs, len, tb, TCA_MAX);
+	attrs = sc_nl_attrs(nh, sizeof(*tc), &len);
+	sc_nl_parse(attrs, len, tb, TCA_MAX);
 	if (!tb[TCA_KIND] || RTA_PAYLOAD(tb[TCA_KIND]) < 4 || memcmp(RTA_DATA(tb[TCA_KIND]), "bpf", 4) ||
 	    !tb[TCA_OPTIONS])
 		return 0;
-	soccr_nl_parse(RTA_DATA(tb[TCA_OPTIONS]), RTA_PAYLOAD(tb[TCA_OPTIONS]), opt, TCA_BPF_MAX);
+	sc_nl_parse(RTA_DATA(tb[TCA_OPTIONS]), RTA_PAYLOAD(tb[TCA_OPTIONS]), opt, TCA_BPF_MAX);
 	if (opt[TCA_BPF_ID] && RTA_PAYLOAD(opt[TCA_BPF_ID]) >= sizeof(__u32))
 		memcpy(&hs->ours, RTA_DATA(opt[TCA_BPF_ID]), sizeof(hs->ours));
 	return 0;
 }
 
 /* Dump tc objects (RTM_GETTFILTER, RTM_GETQDISC) of a device through the shared netlink code. */
-static int tc_dump(__u16 type, int ifindex, __u32 parent, soccr_nl_cb cb, void *ctx)
+static int tc_dump(__u16 type, int ifindex, __u32 parent, sc_nl_cb cb, void *ctx)
 {
-	struct soccr_nl_req req;
+	struct sc_nl_req req;
 	struct tcmsg *tc;
 	int fd, err;
 
-	fd = soccr_nl_open(NETLINK_ROUTE);
+	fd = sc_nl_open(NETLINK_ROUTE);
 	if (fd < 0)
 		return fd;
-	tc = soccr_nl_init(&req, type, NLM_F_DUMP, sizeof(*tc));
+	tc = sc_nl_init(&req, type, NLM_F_DUMP, sizeof(*tc));
 	tc->tcm_family = AF_UNSPEC;
 	tc->tcm_ifindex = ifindex;
 	tc->tcm_parent = parent;
-	err = soccr_nl_talk(fd, &req, cb, ctx);
+	err = sc_nl_talk(fd, &req, cb, ctx);
 	close(fd);
 	return err < 0 ? err : 0;
 }
@@ -474,8 +474,8 @@ static int clsact_cb(const struct nlmsghdr *nh, void *ctx)
 	if (nh->nlmsg_type != RTM_NEWQDISC || nh->nlmsg_len < NLMSG_LENGTH(sizeof(*tc)) ||
 	    tc->tcm_ifindex != cs->ifindex)
 		return 0;
-	attrs = soccr_nl_attrs(nh, sizeof(*tc), &len);
-	soccr_nl_parse(attrs, len, tb, TCA_MAX);
+	attrs = sc_nl_attrs(nh, sizeof(*tc), &len);
+	sc_nl_parse(attrs, len, tb, TCA_MAX);
 	if (tb[TCA_KIND] && RTA_PAYLOAD(tb[TCA_KIND]) >= 7 &&
 	    !memcmp(RTA_DATA(tb[TCA_KIND]), "clsact", 7))
 		cs->found = true;

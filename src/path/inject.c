@@ -72,7 +72,7 @@ static size_t link_hlen(enum soccr_link link)
  */
 static int copy_opts(const struct soccr_injector_opts *in, struct soccr_injector_opts *out)
 {
-	return soccr_opts_copy(out, sizeof(*out), in, in ? in->sz : 0,
+	return sc_opts_copy(out, sizeof(*out), in, in ? in->sz : 0,
 			       offsetof(struct soccr_injector_opts, ifname) + sizeof(in->ifname));
 }
 

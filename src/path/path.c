@@ -130,7 +130,7 @@ static int route_of(struct soccr_path *p, const struct soccr_ns_key *ns, int sk,
 
 	if (p->session && sc_session_route_get(p->session, ns, &p->flow, rt))
 		return 0;
-	nl = p->session ? sc_session_nl(p->session, ns) : soccr_nl_open(NETLINK_ROUTE);
+	nl = p->session ? sc_session_nl(p->session, ns) : sc_nl_open(NETLINK_ROUTE);
 	ret = nl < 0 ? nl : sc_route_get(nl, &p->flow, rt);
 	if (!p->session && nl >= 0)
 		close(nl);

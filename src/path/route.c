@@ -64,8 +64,8 @@ static int route_cb(const struct nlmsghdr *nh, void *ctx)
 
 	if (nh->nlmsg_type != RTM_NEWROUTE || nh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
 		return -EBADMSG;
-	attrs = soccr_nl_attrs(nh, sizeof(*rtm), &len);
-	soccr_nl_parse(attrs, len, tb, RTA_MAX);
+	attrs = sc_nl_attrs(nh, sizeof(*rtm), &len);
+	sc_nl_parse(attrs, len, tb, RTA_MAX);
 	ans->rt->local = rtm->rtm_type == RTN_LOCAL;
 	if (tb[RTA_OIF] && RTA_PAYLOAD(tb[RTA_OIF]) >= sizeof(int)) {
 		memcpy(&ans->rt->oif, RTA_DATA(tb[RTA_OIF]), sizeof(int));
@@ -79,20 +79,20 @@ static int route_query(int nl, const struct soccr_wire_flow *flow, bool with_src
 {
 	size_t alen = flow->family == AF_INET ? 4 : 16;
 	struct route_answer ans = {.rt = rt};
-	struct soccr_nl_req req;
+	struct sc_nl_req req;
 	struct rtmsg *rtm;
 	int ret;
 
-	rtm = soccr_nl_init(&req, RTM_GETROUTE, 0, sizeof(*rtm));
+	rtm = sc_nl_init(&req, RTM_GETROUTE, 0, sizeof(*rtm));
 	rtm->rtm_family = (unsigned char)flow->family;
 	rtm->rtm_dst_len = (unsigned char)(alen * 8);
-	ret = soccr_nl_put(&req, RTA_DST, &flow->peer, alen);
+	ret = sc_nl_put(&req, RTA_DST, &flow->peer, alen);
 	if (!ret && with_src) {
 		rtm->rtm_src_len = (unsigned char)(alen * 8);
-		ret = soccr_nl_put(&req, RTA_SRC, &flow->local, alen);
+		ret = sc_nl_put(&req, RTA_SRC, &flow->local, alen);
 	}
 	if (!ret)
-		ret = soccr_nl_talk(nl, &req, route_cb, &ans);
+		ret = sc_nl_talk(nl, &req, route_cb, &ans);
 	if (ret < 0)
 		return ret;
 	return ans.have_oif ? 0 : -ENOENT;

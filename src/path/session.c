@@ -60,7 +60,7 @@ SOCCR_API int soccr_session_open(const struct soccr_session_opts *opts, struct s
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	err = soccr_opts_copy(&o, sizeof(o), opts, opts ? opts->sz : 0, sizeof(o.sz));
+	err = sc_opts_copy(&o, sizeof(o), opts, opts ? opts->sz : 0, sizeof(o.sz));
 	if (err) {
 		pr_err("session: bad options (sz %zu)", opts ? opts->sz : (size_t)0);
 		return err;
@@ -114,7 +114,7 @@ int sc_session_nl(struct soccr_session *s, const struct soccr_ns_key *ns)
 	if (lru->used)
 		close(lru->fd);
 	memset(lru, 0, sizeof(*lru));
-	lru->fd = soccr_nl_open(NETLINK_ROUTE);
+	lru->fd = sc_nl_open(NETLINK_ROUTE);
 	if (lru->fd < 0)
 		return lru->fd;
 	lru->used = true;

@@ -16,24 +16,15 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "nl.h"
 
-int soccr_diag_open(void)
+int sc_diag_open(void)
 {
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-	struct timeval tmo = {.tv_sec = 1};
-	int fd;
+	int fd = sc_nl_open(NETLINK_SOCK_DIAG);
 
-	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0) {
+		errno = -fd;
 		pr_perror("verify: socket(NETLINK_SOCK_DIAG)");
-		return -errno;
-	}
-	/* The kernel answers at once; a bound on recv() keeps a lost answer from hanging us. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)) ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		pr_perror("verify: sock_diag socket setup");
-		close(fd);
-		return -errno;
 	}
 	return fd;
 }
@@ -47,83 +38,50 @@ static void put_addr(__be32 out[4], int family, const union soccr_inaddr *a)
 		memcpy(out, &a->v6, sizeof(a->v6));
 }
 
-int soccr_diag_tcp(int nlfd, int family, const union soccr_inaddr *local, uint16_t lport,
-		   const union soccr_inaddr *peer, uint16_t pport, struct soccr_tcp_info *ti)
+/* The one answer: the socket's state and its tcp_info. */
+static int diag_cb(const struct nlmsghdr *nh, void *ctx)
 {
-	static __u32 seqno;
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 r;
-	} req;
-	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-	union {
-		char buf[8192];
-		struct nlmsghdr align;
-	} ans;
-	struct nlmsghdr *nlh;
-	__u32 seq = __atomic_add_fetch(&seqno, 1, __ATOMIC_RELAXED);
-	ssize_t n;
+	const struct inet_diag_msg *m = NLMSG_DATA(nh);
+	const struct rtattr *tb[INET_DIAG_MAX + 1];
+	struct soccr_tcp_info *ti = ctx;
+	const void *attrs;
+	size_t len;
+
+	if (nh->nlmsg_type != SOCK_DIAG_BY_FAMILY || nh->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return -EBADMSG;
+	ti->base.tcpi_state = m->idiag_state;
+	attrs = sc_nl_attrs(nh, sizeof(*m), &len);
+	sc_nl_parse(attrs, len, tb, INET_DIAG_MAX);
+	if (tb[INET_DIAG_INFO]) {
+		size_t l = RTA_PAYLOAD(tb[INET_DIAG_INFO]);
+
+		memcpy(ti, RTA_DATA(tb[INET_DIAG_INFO]), l < sizeof(*ti) ? l : sizeof(*ti));
+	}
+	return 1;
+}
+
+int sc_diag_tcp(int nlfd, int family, const union soccr_inaddr *local, uint16_t lport,
+		const union soccr_inaddr *peer, uint16_t pport, struct soccr_tcp_info *ti)
+{
+	struct inet_diag_req_v2 *r;
+	struct sc_nl_req req;
+	int ret;
 
 	memset(ti, 0, sizeof(*ti));
-	memset(&req, 0, sizeof(req));
-	req.nlh.nlmsg_len = sizeof(req);
-	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	req.nlh.nlmsg_flags = NLM_F_REQUEST;
-	req.nlh.nlmsg_seq = seq;
-	req.r.sdiag_family = (__u8)family;
-	req.r.sdiag_protocol = IPPROTO_TCP;
-	req.r.idiag_states = ~0u;
-	req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
-	req.r.id.idiag_sport = htons(lport);
-	req.r.id.idiag_dport = htons(pport);
-	put_addr(req.r.id.idiag_src, family, local);
-	put_addr(req.r.id.idiag_dst, family, peer);
-	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-
-	if (sendto(nlfd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
-		pr_perror("verify: sock_diag request");
-		return -errno;
-	}
-	for (;;) {
-		n = recv(nlfd, &ans, sizeof(ans), 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("verify: sock_diag answer");
-			return -errno;
-		}
-		for (nlh = &ans.align; NLMSG_OK(nlh, (unsigned int)n); nlh = NLMSG_NEXT(nlh, n)) {
-			const struct inet_diag_msg *m;
-			struct rtattr *rta;
-			unsigned int rlen;
-
-			if (nlh->nlmsg_seq != seq)
-				continue; /* a late answer to an earlier, interrupted call */
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(nlh);
-
-				if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-					return -EBADMSG;
-				return e->error ? e->error : -ENOENT;
-			}
-			if (nlh->nlmsg_type == NLMSG_DONE)
-				return -ENOENT;
-			if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
-				return -EBADMSG;
-			m = NLMSG_DATA(nlh);
-			ti->base.tcpi_state = m->idiag_state;
-			rta = (struct rtattr *)((char *)m + NLMSG_ALIGN(sizeof(*m)));
-			rlen = nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-			for (; RTA_OK(rta, rlen); rta = RTA_NEXT(rta, rlen)) {
-				size_t l = RTA_PAYLOAD(rta);
-
-				if (rta->rta_type != INET_DIAG_INFO)
-					continue;
-				memcpy(ti, RTA_DATA(rta), l < sizeof(*ti) ? l : sizeof(*ti));
-			}
-			return 0;
-		}
-	}
+	r = sc_nl_init(&req, SOCK_DIAG_BY_FAMILY, 0, sizeof(*r));
+	r->sdiag_family = (__u8)family;
+	r->sdiag_protocol = IPPROTO_TCP;
+	r->idiag_states = ~0u;
+	r->idiag_ext = 1 << (INET_DIAG_INFO - 1);
+	r->id.idiag_sport = htons(lport);
+	r->id.idiag_dport = htons(pport);
+	put_addr(r->id.idiag_src, family, local);
+	put_addr(r->id.idiag_dst, family, peer);
+	r->id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	r->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	ret = sc_nl_talk(nlfd, &req, diag_cb, ti);
+	if (ret < 0)
+		return ret; /* the kernel's -ENOENT for no such socket, or the exchange's errno */
+	/* No answer but an ACK (error 0): the kernel found nothing. */
+	return ret ? 0 : -ENOENT;
 }

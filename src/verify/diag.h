@@ -28,7 +28,7 @@ struct soccr_tcp_info {
 _Static_assert(offsetof(struct soccr_tcp_info, segs_in) == 140, "UAPI tcp_info layout");
 
 /* A NETLINK_SOCK_DIAG socket in the calling thread's netns. fd or -errno. */
-SOCCR_HIDDEN int soccr_diag_open(void);
+SOCCR_HIDDEN int sc_diag_open(void);
 
 /*
  * Look up the TCP socket local:lport <-> peer:pport (host-order ports) in the
@@ -36,7 +36,7 @@ SOCCR_HIDDEN int soccr_diag_open(void);
  * socket's state even without INET_DIAG_INFO, as for a TIME_WAIT socket).
  * Returns 0, -ENOENT no such socket, or another negative errno.
  */
-SOCCR_HIDDEN int soccr_diag_tcp(int nlfd, int family, const union soccr_inaddr *local,
+SOCCR_HIDDEN int sc_diag_tcp(int nlfd, int family, const union soccr_inaddr *local,
 				uint16_t lport, const union soccr_inaddr *peer, uint16_t pport,
 				struct soccr_tcp_info *ti);
 

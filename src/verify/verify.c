@@ -772,7 +772,7 @@ static int read_diag(struct soccr_verifier *v, const struct soccr_segment *s,
 
 	memset(out, 0, sizeof(*out));
 	/* The segment comes from the peer: the local socket is its destination. */
-	err = soccr_diag_tcp(v->diag_fd, s->family, &s->dst, s->dport, &s->src, s->sport, &ti);
+	err = sc_diag_tcp(v->diag_fd, s->family, &s->dst, s->dport, &s->src, s->sport, &ti);
 	if (err)
 		return err;
 	out->valid = 1;
@@ -952,7 +952,7 @@ static bool sock_ok(struct seg *g, int read_err, char *why, size_t wlen)
 
 static int copy_opts(const struct soccr_verifier_opts *in, struct soccr_verifier_opts *out)
 {
-	return soccr_opts_copy(out, sizeof(*out), in, in ? in->sz : 0,
+	return sc_opts_copy(out, sizeof(*out), in, in ? in->sz : 0,
 			       offsetof(struct soccr_verifier_opts, ifname) + sizeof(in->ifname));
 }
 
@@ -1033,7 +1033,7 @@ SOCCR_API int soccr_verifier_open(const struct soccr_verifier_opts *opts,
 	v->ctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	v->snmp_fd = open("/proc/thread-self/net/snmp", O_RDONLY | O_CLOEXEC);
 	v->netstat_fd = open("/proc/thread-self/net/netstat", O_RDONLY | O_CLOEXEC);
-	v->diag_fd = soccr_diag_open();
+	v->diag_fd = sc_diag_open();
 	if (v->diag_fd < 0) {
 		err = v->diag_fd;
 		goto fail;
@@ -1653,7 +1653,7 @@ SOCCR_API int soccr_verifier_collect(struct soccr_verifier *v)
 		    !sock_ok(g, g->read_err, why, sizeof(why)))
 			any_bad = true;
 	}
-	if (v->pc && soccr_log_enabled(SOCCR_LOG_DBG) && !pcap_stats(v->pc, &st))
+	if (v->pc && sc_log_enabled(SOCCR_LOG_DBG) && !pcap_stats(v->pc, &st))
 		pr_dbg("verify: batch of %zu segments: capture received %u, dropped %u (since "
 		       "open)",
 		       v->nseg - from, st.ps_recv, st.ps_drop);
