@@ -36,8 +36,8 @@ SOCCR_HIDDEN int sc_diag_open(void);
  * socket's state even without INET_DIAG_INFO, as for a TIME_WAIT socket).
  * Returns 0, -ENOENT no such socket, or another negative errno.
  */
-SOCCR_HIDDEN int sc_diag_tcp(int nlfd, int family, const union soccr_inaddr *local,
-				uint16_t lport, const union soccr_inaddr *peer, uint16_t pport,
-				struct soccr_tcp_info *ti);
+SOCCR_HIDDEN int sc_diag_tcp(int nlfd, int family, const union soccr_inaddr *local, uint16_t lport,
+			     const union soccr_inaddr *peer, uint16_t pport,
+			     struct soccr_tcp_info *ti);
 
 #endif /* SOCCR_DIAG_H */
