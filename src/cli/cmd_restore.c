@@ -441,7 +441,7 @@ int cmd_restore(int argc, char **argv)
 	if (reported) {
 		/* Reported above. */
 	} else if (ret == -ENOLINK) {
-		/* repair.c: an injected segment went out but the socket did not absorb it. */
+		/* src/core/peer.c: an injected segment went out but the socket did not absorb it. */
 		cli_err("restore: libsoccr_restore: an injected segment was not absorbed (%s); "
 			"nothing was sent to the peer", cli_why("no detail"));
 		status = EXIT_VERIFY;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Private interfaces of the core: src/core/repair.c (libsoccr_*: handle,
+ * Private interfaces of the core: src/core/{handle,save,restore,fins}.c (libsoccr_*: handle,
  * save, restore), src/core/peer.c (segments "from the peer": build, send
  * through the injection path of src/path/, check absorbed), src/core/tcpstate.c
  * (the TCP state table), src/core/synstamp.c (the first SYN's TSval).
@@ -63,7 +63,7 @@ struct soccr_absorb {
  * it could not be sent (then nothing was sent).
  */
 SOCCR_HIDDEN int sc_inject_from_peer(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *seg,
-					const struct soccr_absorb *want);
+				     const struct soccr_absorb *want);
 
 /* Close what the restore's injections opened (nothing kept without a session). */
 SOCCR_HIDDEN void sc_peer_done(struct soccr_peer_ctx *ctx);

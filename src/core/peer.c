@@ -149,7 +149,7 @@ void sc_peer_done(struct soccr_peer_ctx *ctx)
 }
 
 int sc_inject_from_peer(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg *ps,
-			   const struct soccr_absorb *want)
+			const struct soccr_absorb *want)
 {
 	const char *what = (ps->flags & SOCCR_TCP_FIN) ? "FIN" : "ACK";
 	struct seen s, before = {0};
@@ -157,7 +157,7 @@ int sc_inject_from_peer(struct soccr_peer_ctx *ctx, const struct soccr_peer_seg 
 
 	if (!ctx->open) {
 		ret = sc_path_open(ctx->opts.session, ctx->opts.path, ps->fd, &ps->flow,
-				      &ctx->path);
+				   &ctx->path);
 		if (ret)
 			return ret;
 		ctx->open = true;

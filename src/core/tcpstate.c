@@ -21,9 +21,9 @@ static const char *const state_names[] = {
 };
 
 /* Every state in which a process holds a connection with sequence numbers to carry over. */
-#define SUPPORTED                                                                          \
-	(SOCCR_SF(TCP_ESTABLISHED) | SOCCR_SF(TCP_SYN_SENT) | SOCCR_SF(TCP_FIN_WAIT1) |    \
-	 SOCCR_SF(TCP_FIN_WAIT2) | SOCCR_SF(TCP_CLOSE) | SOCCR_SF(TCP_CLOSE_WAIT) |        \
+#define SUPPORTED                                                                                  \
+	(SOCCR_SF(TCP_ESTABLISHED) | SOCCR_SF(TCP_SYN_SENT) | SOCCR_SF(TCP_FIN_WAIT1) |            \
+	 SOCCR_SF(TCP_FIN_WAIT2) | SOCCR_SF(TCP_CLOSE) | SOCCR_SF(TCP_CLOSE_WAIT) |                \
 	 SOCCR_SF(TCP_LAST_ACK) | SOCCR_SF(TCP_CLOSING))
 
 SOCCR_API const char *soccr_tcp_state_name(unsigned int state)

@@ -1239,7 +1239,7 @@ static void test_non_socket_fd_is_refused_with_a_log_line(void **state)
 	assert_int_equal(errno, ENOTSOCK);
 	/* As CRIU's own library writes its errors: "Error (file:line): " first. */
 	snprintf(want, sizeof(want), "): sk %d: TCP_REPAIR 1: %s\n", pfd[0], strerror(ENOTSOCK));
-	assert_memory_equal(log_buf, "Error (src/core/repair.c:", 25);
+	assert_memory_equal(log_buf, "Error (src/core/handle.c:", 25);
 	assert_non_null(strstr(log_buf, want));
 	assert_string_equal(strstr(log_buf, want), want);
 	assert_null(libsoccr_pause(-1));
