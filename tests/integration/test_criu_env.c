@@ -26,8 +26,10 @@
  * run adds rp_filter 0. The root run also checks that no BPF program, tc
  * filter or bpffs pin appeared.
  *
- * There is no network lock here: nothing reaches the peer in between but
- * the restored socket's own ACKs, which a live peer takes as duplicates.
+ * As CRIU does, the network is locked from before the checkpoint until the
+ * restored socket is resumed: an nftables table in our namespace drops
+ * every packet in and out except those marked SOCCR_MARK (the injected
+ * ones), so nothing the sockets send in between reaches the other end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -383,6 +385,22 @@ static void make(const struct where *w, int fam, enum st st, struct conn *c)
 
 /* ---- checkpoint, restore, check ---------------------------------------------------------- */
 
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* CRIU's kind of lock (nftables, SOCCR_MARK passes), for our whole namespace. */
+static void lock_net(bool on)
+{
+	if (on)
+		assert_int_equal(sh("nft -f - <<'EOF'\n"
+				    "table inet soccr_criu_env {\n"
+				    " chain i { type filter hook input priority -200; meta mark != 0xc114 drop; }\n"
+				    " chain o { type filter hook output priority -200; meta mark != 0xc114 drop; }\n"
+				    "}\nEOF"),
+				 0);
+	else
+		assert_int_equal(sh("nft delete table inet soccr_criu_env"), 0);
+}
+
 static void one(const struct where *w, int fam, enum st st)
 {
 	struct libsoccr_sk_data d;
@@ -400,6 +418,7 @@ static void one(const struct where *w, int fam, enum st st)
 	where_now = tag;
 	make(w, fam, st, &c);
 	during_bad = 0;
+	lock_net(true);
 
 	sk = CALL("pause", libsoccr_pause(c.ours));
 	assert_non_null(sk);
@@ -429,6 +448,7 @@ static void one(const struct where *w, int fam, enum st st)
 	if (ret)
 		fail_msg("%s: libsoccr_restore returned %d", tag, ret);
 	CALL("resume", (libsoccr_resume(sk), 0));
+	lock_net(false);
 	assert_int_equal(during_bad, 0);
 	take(&after);
 	call_now = "the whole restore";
@@ -493,7 +513,6 @@ static void matrix(const struct where *w)
 
 /* ---- the places: loopback, a local address, another namespace behind a veth ----------------- */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
 {
 	char cmd[512];
