@@ -27,6 +27,13 @@ int cmd_demo(int argc, char **argv);
 /* "soccr: <what failed>: <why>" on stderr, one line. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * The one message for a getopt_long() error of subcommand cmd (c is what
+ * getopt returned: ':' for a missing value, else an unknown option; the
+ * optstring starts with ':'), on stderr. Returns EXIT_USAGE.
+ */
+int cli_opt_error(const char *cmd, int c, char **argv);
+
 /* Set libsoccr's log callback to stderr: errors always, debug with -v / SOCCR_DEBUG=1. */
 void cli_setup_log(bool verbose);
 

@@ -597,7 +597,7 @@ int cmd_demo(int argc, char **argv)
 	d->origin_ctl = d->dest_res = -1;
 	/* SYN_SENT against a half-open peer (libsoccr keeps the first SYN's timestamp). */
 	d->syn_hold_synack = true;
-	while ((opt = getopt_long(argc, argv, "p:vsh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":p:vsh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			d->pcap_path = optarg;
@@ -613,13 +613,8 @@ int cmd_demo(int argc, char **argv)
 			free(d);
 			return EXIT_OK;
 		default:
-			if (optopt == 'p')
-				cli_err("demo: --pcap needs a FILE (try 'soccr demo --help')");
-			else
-				cli_err("demo: unknown option '%s' (try 'soccr demo --help')",
-					argv[optind - 1]);
 			free(d);
-			return EXIT_USAGE;
+			return cli_opt_error("demo", opt, argv);
 		}
 	}
 	if (optind < argc) {

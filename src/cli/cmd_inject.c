@@ -364,14 +364,8 @@ int cmd_inject(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
-		case ':':
-			cli_err("inject: %s needs a value (try 'soccr inject --help')",
-				argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			cli_err("inject: unknown option '%s' (try 'soccr inject --help')",
-				argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_opt_error("inject", c, argv);
 		}
 	}
 	if (optind < argc) {

@@ -165,13 +165,8 @@ int cmd_lock(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
-		case ':':
-			cli_err("lock: option '%s' needs an argument", argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			cli_err("lock: unknown option '%s' (try 'soccr lock --help')",
-				argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_opt_error("lock", c, argv);
 		}
 	}
 	if (optind >= argc) {

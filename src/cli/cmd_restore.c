@@ -331,13 +331,8 @@ int cmd_restore(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
-		case ':':
-			cli_err("restore: option '%s' needs a value", argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			cli_err("restore: unknown option '%s' (try 'soccr restore --help')",
-				argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_opt_error("restore", c, argv);
 		}
 	}
 	if (optind < argc) {

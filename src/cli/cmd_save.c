@@ -215,13 +215,8 @@ int cmd_save(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
-		case ':':
-			cli_err("save: option '%s' needs a value", argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			cli_err("save: unknown option '%s' (try 'soccr save --help')",
-				argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_opt_error("save", c, argv);
 		}
 	}
 	if (optind < argc) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Helpers shared by the soccr subcommands. */
+#include <getopt.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -205,4 +206,15 @@ const char *cli_why(const char *fallback)
 	const char *e = cli_lib_error();
 
 	return e ? e : fallback;
+}
+
+int cli_opt_error(const char *cmd, int c, char **argv)
+{
+	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		cli_err("%s: option '%s' needs a value (try 'soccr %s --help')", cmd, opt, cmd);
+	else
+		cli_err("%s: unknown option '%s' (try 'soccr %s --help')", cmd, opt, cmd);
+	return EXIT_USAGE;
 }
