@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 /* Exit statuses of the CLI contract (docs/design.md, "The soccr tool"). */
@@ -33,6 +34,9 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * optstring starts with ':'), on stderr. Returns EXIT_USAGE.
  */
 int cli_opt_error(const char *cmd, int c, char **argv);
+
+/* The same, and -h / --help ('h'): usage on stdout, EXIT_OK. */
+int cli_opt_other(const char *cmd, int c, char **argv, void (*usage)(FILE *f));
 
 /* Set libsoccr's log callback to stderr: errors always, debug with -v / SOCCR_DEBUG=1. */
 void cli_setup_log(bool verbose);

@@ -361,11 +361,8 @@ int cmd_inject(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		default:
-			return cli_opt_error("inject", c, argv);
+			return cli_opt_other("inject", c, argv, usage);
 		}
 	}
 	if (optind < argc) {

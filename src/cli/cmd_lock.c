@@ -162,11 +162,8 @@ int cmd_lock(int argc, char **argv)
 		case 'v':
 			debug = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		default:
-			return cli_opt_error("lock", c, argv);
+			return cli_opt_other("lock", c, argv, usage);
 		}
 	}
 	if (optind >= argc) {

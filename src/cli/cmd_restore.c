@@ -328,11 +328,8 @@ int cmd_restore(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		default:
-			return cli_opt_error("restore", c, argv);
+			return cli_opt_other("restore", c, argv, usage);
 		}
 	}
 	if (optind < argc) {

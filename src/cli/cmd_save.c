@@ -212,11 +212,8 @@ int cmd_save(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		default:
-			return cli_opt_error("save", c, argv);
+			return cli_opt_other("save", c, argv, usage);
 		}
 	}
 	if (optind < argc) {

@@ -47,12 +47,17 @@ static void log_stderr(unsigned int level, const char *fmt, ...)
 		without_origin(line));
 }
 
-void cli_setup_log(bool verbose)
+/* -v, or SOCCR_DEBUG set to anything but 0. */
+static bool debug_wanted(bool verbose)
 {
 	const char *env = getenv("SOCCR_DEBUG");
 
-	if (env && *env && strcmp(env, "0"))
-		verbose = true;
+	return verbose || (env && *env && strcmp(env, "0"));
+}
+
+void cli_setup_log(bool verbose)
+{
+	verbose = debug_wanted(verbose);
 	libsoccr_set_log(verbose ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_stderr);
 	cli_libbpf_verbose(verbose);
 }
@@ -78,10 +83,7 @@ static void log_capture(unsigned int level, const char *fmt, ...)
 
 void cli_setup_log_capture(bool verbose)
 {
-	const char *env = getenv("SOCCR_DEBUG");
-
-	if (env && *env && strcmp(env, "0"))
-		verbose = true;
+	verbose = debug_wanted(verbose);
 	capture_verbose = verbose;
 	lib_err[0] = '\0';
 	libsoccr_set_log(verbose ? SOCCR_LOG_DBG : SOCCR_LOG_ERR, log_capture);
@@ -217,4 +219,12 @@ int cli_opt_error(const char *cmd, int c, char **argv)
 	else
 		cli_err("%s: unknown option '%s' (try 'soccr %s --help')", cmd, opt, cmd);
 	return EXIT_USAGE;
+}
+
+int cli_opt_other(const char *cmd, int c, char **argv, void (*usage)(FILE *f))
+{
+	if (c != 'h')
+		return cli_opt_error(cmd, c, argv);
+	usage(stdout);
+	return EXIT_OK;
 }
