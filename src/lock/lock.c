@@ -613,6 +613,16 @@ SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
 	return err;
 }
 
+/* if_nameindex(), with the error logged. 0 or -errno. */
+static int list_interfaces(struct if_nameindex **ifs)
+{
+	*ifs = if_nameindex();
+	if (*ifs)
+		return 0;
+	pr_perror("lock: list interfaces");
+	return -errno;
+}
+
 SOCCR_API int soccr_lock_attach_all(struct soccr_lock *lock)
 {
 	struct if_nameindex *ifs, *i;
@@ -620,12 +630,9 @@ SOCCR_API int soccr_lock_attach_all(struct soccr_lock *lock)
 
 	if (!lock)
 		return -EINVAL;
-	ifs = if_nameindex();
-	if (!ifs) {
-		err = -errno;
-		pr_perror("lock: list interfaces");
+	err = list_interfaces(&ifs);
+	if (err)
 		return err;
-	}
 	sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sk < 0) {
 		err = -errno;
@@ -740,12 +747,9 @@ SOCCR_API int soccr_lock_detach(struct soccr_lock *lock)
 
 	if (!lock)
 		return -EINVAL;
-	ifs = if_nameindex();
-	if (!ifs) {
-		err = -errno;
-		pr_perror("lock: list interfaces");
+	err = list_interfaces(&ifs);
+	if (err)
 		return err;
-	}
 	for (i = ifs; i->if_index; i++) {
 		err = detach_ifindex(i->if_name, (int)i->if_index);
 		if (err && !first)

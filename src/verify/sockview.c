@@ -4,6 +4,17 @@
 
 /* ---- the socket side --------------------------------------------------------------- */
 
+/* The counters of a tcp_info (ours or sock_diag's) into a socket view. */
+static void sock_from_info(struct soccr_verify_sock *out, const struct soccr_tcp_info *ti)
+{
+	out->valid = 1;
+	out->state = ti->base.tcpi_state;
+	out->unacked = ti->base.tcpi_unacked;
+	out->segs_in = ti->segs_in;
+	out->bytes_received = ti->bytes_received;
+	out->bytes_acked = ti->bytes_acked;
+}
+
 /*
  * TCP_INFO, and with queues set, for a socket in repair mode, TCP_QUEUE_SEQ
  * of the receive queue (and of the send queue with send set). Syscalls are
@@ -21,12 +32,7 @@ int vf_read_local(int fd, bool queues, bool send, struct soccr_verify_sock *out)
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
 		return -errno;
-	out->valid = 1;
-	out->state = ti.base.tcpi_state;
-	out->unacked = ti.base.tcpi_unacked;
-	out->segs_in = ti.segs_in;
-	out->bytes_received = ti.bytes_received;
-	out->bytes_acked = ti.bytes_acked;
+	sock_from_info(out, &ti);
 	if (!queues)
 		return 0;
 	len = sizeof(q);
@@ -67,12 +73,7 @@ int vf_read_diag(struct soccr_verifier *v, const struct soccr_segment *s,
 	err = sc_diag_tcp(v->diag_fd, s->family, &s->dst, s->dport, &s->src, s->sport, &ti);
 	if (err)
 		return err;
-	out->valid = 1;
-	out->state = ti.base.tcpi_state;
-	out->unacked = ti.base.tcpi_unacked;
-	out->segs_in = ti.segs_in;
-	out->bytes_received = ti.bytes_received;
-	out->bytes_acked = ti.bytes_acked;
+	sock_from_info(out, &ti);
 	return 0;
 }
 
