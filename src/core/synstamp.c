@@ -27,7 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "core/core.h"
-#include "../bpf/synstamp.h"
+#include "bpf/synstamp.h"
 #include "synstamp.skel.h"
 
 #ifndef SO_COOKIE
