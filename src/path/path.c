@@ -171,7 +171,7 @@ static int choose(struct soccr_path *p, const struct soccr_ns_key *ns, enum socc
 	if (f->family == AF_INET6)
 		return path_take(p, ns, sk, SOCCR_PATH_LO, SOCCR_LO_IFINDEX, false);
 
-	rp = sc_lo_rp_filter();
+	rp = p->session ? sc_session_rp_filter(p->session, ns) : sc_lo_rp_filter();
 	if (rp < 0) {
 		pr_dbg("sk %d: lo's rp_filter unknown (%d): taken as strict", sk, rp);
 		rp = 1;

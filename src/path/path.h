@@ -166,6 +166,9 @@ SOCCR_HIDDEN void sc_session_route_set(struct soccr_session *s, const struct soc
 					  const struct soccr_wire_flow *flow,
 					  const struct soccr_route *rt);
 
+/* lo's rp_filter in ns (sc_lo_rp_filter()), remembered as long as a route answer. */
+SOCCR_HIDDEN int sc_session_rp_filter(struct soccr_session *s, const struct soccr_ns_key *ns);
+
 /* Close an entry's descriptors and programs and mark it unused. */
 SOCCR_HIDDEN void sc_path_entry_drop(struct soccr_path_entry *e);
 

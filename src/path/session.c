@@ -49,6 +49,12 @@ struct soccr_session {
 		struct soccr_route rt;
 		uint64_t when;
 	} memo;
+	struct {
+		bool valid;
+		struct soccr_ns_key ns;
+		int rp_filter;
+		uint64_t when;
+	} rp_memo;
 };
 
 SOCCR_API int soccr_session_open(const struct soccr_session_opts *opts, struct soccr_session **out)
@@ -185,4 +191,23 @@ void sc_session_route_set(struct soccr_session *s, const struct soccr_ns_key *ns
 	s->memo.peer = flow->peer;
 	s->memo.rt = *rt;
 	s->memo.when = now_ns();
+}
+
+int sc_session_rp_filter(struct soccr_session *s, const struct soccr_ns_key *ns)
+{
+	uint64_t now = now_ns();
+	int rp;
+
+	/* Kept as long as a route answer: two file reads cost as much as a restore's send. */
+	if (s->rp_memo.valid && sc_ns_eq(&s->rp_memo.ns, ns) &&
+	    now - s->rp_memo.when <= ROUTE_MEMO_NS)
+		return s->rp_memo.rp_filter;
+	rp = sc_lo_rp_filter();
+	if (rp < 0)
+		return rp;
+	s->rp_memo.valid = true;
+	s->rp_memo.ns = *ns;
+	s->rp_memo.rp_filter = rp;
+	s->rp_memo.when = now;
+	return rp;
 }
