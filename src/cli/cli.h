@@ -50,7 +50,10 @@ int cli_parse_endpoint(const char *s, struct sockaddr_storage *ss);
 /* Format ss as "1.2.3.4:80" / "[fd00::1]:80". Returns buf. */
 char *cli_fmt_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len);
 
-/* Parse an unsigned integer (decimal, or 0x hex) no larger than max. Returns 0 or -EINVAL. */
+/*
+ * Parse an unsigned integer no larger than max: decimal (leading zeros are
+ * still decimal, never octal), or hexadecimal after 0x. Returns 0 or -EINVAL.
+ */
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 /*

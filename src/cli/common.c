@@ -105,10 +105,19 @@ int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
 	unsigned long long v;
 	char *end;
 
+	int base = 10;
+
 	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
 		return -EINVAL;
+	/* Decimal, or hexadecimal with 0x: a leading 0 is not octal ("010" is ten). */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		if (!*s || *s == '-' || *s == '+' || *s == ' ')
+			return -EINVAL;
+	}
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, base);
 	if (errno || *end || v > max)
 		return -EINVAL;
 	*out = v;

@@ -93,6 +93,15 @@ if [ -f "$tmp/v4.pcap" ]; then
 	fi
 fi
 
+# --- Numbers: a leading zero is decimal (never octal), 0x is hexadecimal
+if inject --src 10.9.8.7:04000 --dst 127.0.0.1:080 --seq 010 --ack 0x10 --flags ack \
+	--win 0x200 --pcap "$tmp/num.pcap" >/dev/null; then
+	expect_out "numbers: 010 is ten, 0x10 sixteen" "$tmp/num.pcap" \
+		'10\.9\.8\.7\.4000 > 127\.0\.0\.1\.80: Flags \[\.\], cksum 0x[0-9a-f]{4} \(correct\), seq 10, ack 16, win 512,'
+else
+	ko "numbers: soccr inject failed"
+fi
+
 # --- IPv4 with an odd-length payload
 if inject --src 10.9.8.7:4000 --dst 127.0.0.1:80 --seq 4294967295 --ack 7 --flags psh,ack \
 	--data "hello" --pcap "$tmp/v4data.pcap" >/dev/null; then
