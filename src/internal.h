@@ -61,4 +61,16 @@ struct soccr_bpf_env {
 SOCCR_HIDDEN void sc_bpf_env_enter(struct soccr_bpf_env *env, bool quiet);
 SOCCR_HIDDEN void sc_bpf_env_leave(struct soccr_bpf_env *env);
 
+/*
+ * Open path for writing a file for the user (a pcap capture): created 0600,
+ * never through a symbolic link, only a regular file the caller owns
+ * (made 0600 if it was wider), truncated only after those checks (src/base/file.c).
+ * Returns the stream, or NULL with *err a negative errno: -ELOOP (symbolic
+ * link), -EINVAL (not a regular file), -EPERM (another user's), or open's.
+ */
+#include <stdio.h>
+SOCCR_PRIVATE_API FILE *sc_create_private(const char *path, int *err);
+/* Words for those refusals (NULL for open's own errors: use strerror()). */
+SOCCR_PRIVATE_API const char *sc_create_private_why(int err);
+
 #endif /* SOCCR_INTERNAL_H */

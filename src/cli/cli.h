@@ -76,4 +76,13 @@ void cli_libbpf_verbose(bool verbose);
 /* The library's own first error line if it logged one (it names the step), else fallback. */
 const char *cli_why(const char *fallback);
 
+/*
+ * Open the --pcap file of cmd as a private file (created 0600, never through
+ * a symbolic link, only a regular file of ours; src/base/file.c) and start
+ * a capture file in it for pc. NULL after one error line.
+ */
+struct pcap;
+struct pcap_dumper;
+struct pcap_dumper *cli_pcap_create(struct pcap *pc, const char *cmd, const char *path);
+
 #endif /* SOCCR_CLI_H */

@@ -501,11 +501,9 @@ int cmd_inject(int argc, char **argv)
 			cli_err("inject: --pcap: pcap_open_dead failed");
 			goto out;
 		}
-		dumper = pcap_dump_open(pc, pcap_path);
-		if (!dumper) {
-			cli_err("inject: --pcap %s: %s", pcap_path, pcap_geterr(pc));
+		dumper = cli_pcap_create(pc, "inject", pcap_path);
+		if (!dumper)
 			goto out;
-		}
 	}
 
 	for (uint64_t i = 0; i < count; i++) {

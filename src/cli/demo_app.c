@@ -39,6 +39,7 @@
 
 #include <pcap/pcap.h>
 
+#include "cli.h"
 #include "demo.h"
 
 #define IO_TIMEOUT_MS 3000
@@ -955,9 +956,9 @@ int demo_capture_open(struct demo *d)
 	}
 	d->pcap = p;
 	if (d->pcap_path) {
-		d->dumper = pcap_dump_open(p, d->pcap_path);
+		d->dumper = cli_pcap_create(p, "demo", d->pcap_path);
 		if (!d->dumper) {
-			demo_set_err("%s: %s", d->pcap_path, pcap_geterr(p));
+			demo_set_err("%s: not written", d->pcap_path);
 			d->pcap = NULL;
 			goto err;
 		}

@@ -57,6 +57,7 @@ SOCCR_API int soccr_verifier_open(const struct soccr_verifier_opts *opts,
 {
 	struct soccr_verifier_opts o;
 	struct soccr_verifier *v;
+	FILE *f;
 	int err;
 
 	if (!out)
@@ -118,9 +119,17 @@ SOCCR_API int soccr_verifier_open(const struct soccr_verifier_opts *opts,
 			err = -ENOMEM;
 			goto fail;
 		}
-		v->dumper = pcap_dump_open(v->dead, o.pcap_path);
+		f = sc_create_private(o.pcap_path, &err);
+		if (!f) {
+			const char *why = sc_create_private_why(err);
+
+			pr_err("verify: pcap file %s: %s", o.pcap_path, why ? why : strerror(-err));
+			goto fail;
+		}
+		v->dumper = pcap_dump_fopen(v->dead, f);
 		if (!v->dumper) {
 			pr_err("verify: pcap file %s: %s", o.pcap_path, pcap_geterr(v->dead));
+			fclose(f);
 			err = -EIO;
 			goto fail;
 		}

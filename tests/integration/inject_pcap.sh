@@ -102,6 +102,41 @@ else
 	ko "numbers: soccr inject failed"
 fi
 
+# --- --pcap writes a private file: 0600, never through a symlink, never another user's file,
+#     never a device (refused before anything is sent)
+args=(--src 10.9.8.7:4000 --dst 127.0.0.1:80 --seq 1 --ack 1)
+umask 022
+if inject "${args[@]}" --pcap "$tmp/new.pcap" >/dev/null &&
+	[ "$(stat -c %a "$tmp/new.pcap")" = 600 ]; then
+	ok "pcap: a new file is 0600"
+else
+	ko "pcap: new file mode $(stat -c %a "$tmp/new.pcap" 2>&1)"
+fi
+echo secret >"$tmp/target" && chmod 600 "$tmp/target" && ln -s "$tmp/target" "$tmp/link.pcap"
+inject "${args[@]}" --pcap "$tmp/link.pcap" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -ne 0 ] && [ "$(cat "$tmp/target")" = secret ] && grep -q "symbolic link" "$tmp/err" &&
+	ok "pcap: a symlink is refused, its target untouched" || ko "pcap symlink: rc $rc, $(cat "$tmp/err")"
+echo theirs >"$tmp/other.pcap" && chown nobody "$tmp/other.pcap"
+inject "${args[@]}" --pcap "$tmp/other.pcap" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -ne 0 ] && [ "$(cat "$tmp/other.pcap")" = theirs ] && grep -q "another user" "$tmp/err" &&
+	ok "pcap: another user's file is refused, untouched" || ko "pcap other user: rc $rc, $(cat "$tmp/err")"
+echo old >"$tmp/mine.pcap" && chmod 644 "$tmp/mine.pcap"
+if inject "${args[@]}" --pcap "$tmp/mine.pcap" >/dev/null && [ "$(stat -c %a "$tmp/mine.pcap")" = 600 ] &&
+	check_pcap "pcap: our own file rewritten" "$tmp/mine.pcap" 1 EN10MB >/dev/null; then
+	ok "pcap: our own 0644 file is made 0600 and rewritten"
+else
+	ko "pcap: own file: mode $(stat -c %a "$tmp/mine.pcap")"
+fi
+before=$(ip netns exec "$ns" cat /proc/net/dev | awk '/lo:/ {print $11}')
+inject "${args[@]}" --pcap /dev/full >/dev/null 2>"$tmp/err"
+rc=$?
+after=$(ip netns exec "$ns" cat /proc/net/dev | awk '/lo:/ {print $11}')
+[ $rc -ne 0 ] && [ "$before" = "$after" ] && grep -q "not a regular file" "$tmp/err" &&
+	ok "pcap: /dev/full is refused before a frame is sent" ||
+	ko "pcap /dev/full: rc $rc, lo tx $before -> $after, $(cat "$tmp/err")"
+
 # --- IPv4 with an odd-length payload
 if inject --src 10.9.8.7:4000 --dst 127.0.0.1:80 --seq 4294967295 --ack 7 --flags psh,ack \
 	--data "hello" --pcap "$tmp/v4data.pcap" >/dev/null; then
