@@ -25,6 +25,12 @@ int cmd_restore(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
+/*
+ * Whether execvp(name) would load a program (src/cli/execcheck.c): 0, or -1
+ * with why filled. Checked before a socket is handed over.
+ */
+int cli_check_exec(const char *name, char *why, size_t wlen);
+
 /* "soccr: <what failed>: <why>" on stderr, one line. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -67,32 +67,6 @@ static void usage(FILE *f)
 		"malformed image, 3 verification failed\n");
 }
 
-/* Whether execvp() can find an executable for name (checked before the restore, not after). */
-static bool can_exec(const char *name)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	if (!*name)
-		return false;
-	if (strchr(name, '/'))
-		return !access(name, X_OK);
-	if (!path)
-		path = "/usr/local/bin:/bin:/usr/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-
-		if (n == 0)
-			snprintf(buf, sizeof(buf), "./%s", name);
-		else
-			snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name);
-		if (!access(buf, X_OK))
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
-
 static pid_t child_pid;
 
 static void forward_signal(int sig)
@@ -344,10 +318,14 @@ int cmd_restore(int argc, char **argv)
 		cli_err("restore: -i IMAGE is required (try 'soccr restore --help')");
 		return EXIT_USAGE;
 	}
-	if (cmd && !can_exec(cmd[0])) {
-		/* Before anything happens: a typo must not cost the connection. */
-		cli_err("restore: %s: command not found or not executable", cmd[0]);
-		return EXIT_USAGE;
+	if (cmd) {
+		char why[512] = "";
+
+		/* Before anything happens: a command that cannot run must not cost the connection. */
+		if (cli_check_exec(cmd[0], why, sizeof(why))) {
+			cli_err("restore: %s: cannot be run (%s)", cmd[0], why);
+			return EXIT_USAGE;
+		}
 	}
 	cli_setup_log_capture(verbose);
 

@@ -61,12 +61,19 @@ run "save with a bad pid" 2 "^soccr: save: --pid: invalid value 'x'" -- save --p
 run "save --pid without value" 2 "needs a value" -- save --pid
 run "restore without -i" 2 "^soccr: restore: -i IMAGE is required" -- restore
 run "restore with a stray argument" 2 "put the command after '--'" -- restore -i x cmd
-run "restore with a missing command" 2 "^soccr: restore: /nonexistent/cmd: command not found" \
+run "restore with a missing command" 2 "^soccr: restore: /nonexistent/cmd: cannot be run .*No such file" \
 	-- restore -i "$FIX/v4-established" -- /nonexistent/cmd
 run "restore with a command not in PATH" 2 "soccr-no-such-cmd: command not found" \
 	-- restore -i "$FIX/v4-established" -- soccr-no-such-cmd arg
 run "restore --pcap without a value" 2 "^soccr: restore: option '--pcap' needs a value" \
 	-- restore -i "$FIX/v4-established" --pcap
+# A command that cannot run is refused before the restore (it would cost the connection):
+# a directory, a script whose interpreter is missing, a name not on PATH.
+mkdir -p "$T/cmd.d" && printf '#!/nonexistent/interp\n' >"$T/noint.sh" && chmod +x "$T/noint.sh"
+run "restore -- a directory" 2 "cmd.d: cannot be run .*not a regular file" -- restore -i "$FIX/v4-established" -- "$T/cmd.d"
+run "restore -- script without interpreter" 2 "noint.sh: cannot be run .*/nonexistent/interp: No such file" \
+	-- restore -i "$FIX/v4-established" -- "$T/noint.sh"
+run "restore -- unknown command" 2 "cannot be run .*command not found" -- restore -i "$FIX/v4-established" -- soccr-no-such-cmd
 
 # ---- show ------------------------------------------------------------------------
 run "show prints a v4 image" 0 "" -- show "$FIX/v4-established"
