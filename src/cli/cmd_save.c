@@ -19,6 +19,7 @@
  * flow is unlocked, so the connection goes on in the source process.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <sched.h>
@@ -143,6 +144,57 @@ static int peer_name(int fd, int family, struct sockaddr_storage *peer)
 	return peer->ss_family == AF_INET || peer->ss_family == AF_INET6 ? 0 : -1;
 }
 
+/* The image's directory exists and takes a new file; the path is not a directory. */
+static int check_output(const char *out)
+{
+	char *copy = strdup(out), *dir;
+	struct stat st;
+	int status = EXIT_OK;
+
+	if (!copy) {
+		cli_err("save: out of memory");
+		return EXIT_FAIL;
+	}
+	dir = dirname(copy);
+	if (access(dir, W_OK | X_OK)) {
+		cli_err("save: %s: %s (nothing was done)", out, strerror(errno));
+		status = EXIT_FAIL;
+	} else if (!stat(out, &st) && S_ISDIR(st.st_mode)) {
+		cli_err("save: %s: is a directory (nothing was done)", out);
+		status = EXIT_USAGE;
+	}
+	free(copy);
+	return status;
+}
+
+/* a's endpoints are b's, in this orientation (swap: b's reversed). */
+static bool same_ends(const struct soccr_flow *a, const struct soccr_flow *b, bool swap)
+{
+	size_t alen = a->family == AF_INET ? 4 : 16;
+	const union soccr_inaddr *bs = swap ? &b->daddr : &b->saddr;
+	const union soccr_inaddr *bd = swap ? &b->saddr : &b->daddr;
+
+	return a->family == b->family && a->sport == (swap ? b->dport : b->sport) &&
+	       a->dport == (swap ? b->sport : b->dport) && !memcmp(&a->saddr, bs, alen) &&
+	       !memcmp(&a->daddr, bd, alen);
+}
+
+/* Whether flow is in the lock already (an earlier save of the same socket). */
+static bool flow_locked(struct soccr_lock *lock, const struct soccr_flow *flow)
+{
+	struct soccr_lock_entry *e = NULL;
+	size_t n = 0;
+	bool found = false;
+
+	if (soccr_lock_list(lock, &e, &n))
+		return false;
+	/* The lock lists a flow in either orientation. */
+	for (size_t i = 0; i < n && !found; i++)
+		found = same_ends(&e[i].flow, flow, false) || same_ends(&e[i].flow, flow, true);
+	free(e);
+	return found;
+}
+
 static int parse_int_opt(const char *name, const char *s, uint64_t max, uint64_t *v)
 {
 	if (cli_parse_u64(s, max, v)) {
@@ -173,7 +225,8 @@ int cmd_save(int argc, char **argv)
 	struct soccr_flow flow;
 	union libsoccr_addr *a;
 	const char *out = NULL;
-	bool no_lock = false, verbose = false, locked = false;
+	bool no_lock = false, verbose = false, locked = false, was_locked = false;
+	int was_repair = 0;
 	uint64_t pid = 0, tfd = 0;
 	bool have_pid = false, have_fd = false;
 	int pidfd = -1, fd = -1, family = 0, c, ret, status = EXIT_FAIL;
@@ -253,6 +306,16 @@ int cmd_save(int argc, char **argv)
 		goto out;
 	}
 
+	/* A path that cannot take the image fails now, before the flow is touched. */
+	status = check_output(out);
+	if (status != EXIT_OK)
+		goto out;
+	status = EXIT_FAIL;
+	/* What was so before us stays so if we fail (an earlier save of the same socket). */
+	len = sizeof(int);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &was_repair, &len))
+		was_repair = 0;
+
 	if (!no_lock) {
 		/* The lock belongs on the devices of the socket's netns: the target's. */
 		if (setns(pidfd, CLONE_NEWNET)) {
@@ -266,12 +329,14 @@ int cmd_save(int argc, char **argv)
 		if (!ret)
 			ret = soccr_lock_attach_all(lock);
 		if (!ret)
+			was_locked = flow_locked(lock, &flow);
+		if (!ret)
 			ret = soccr_lock_add(lock, &flow);
 		if (ret) {
 			cli_err("save: lock the flow: %s", cli_why(strerror(-ret)));
 			goto out;
 		}
-		locked = true;
+		locked = !was_locked;
 	}
 
 	sk = libsoccr_pause(fd);
@@ -298,7 +363,7 @@ int cmd_save(int argc, char **argv)
 		img.recvq = libsoccr_get_queue_bytes(sk, TCP_RECV_QUEUE, SOCCR_MEM_EXCL);
 	if (img.data.outq_len)
 		img.sendq = libsoccr_get_queue_bytes(sk, TCP_SEND_QUEUE, SOCCR_MEM_EXCL);
-	img.flags = locked ? SOCCR_IMAGE_F_LOCKED : 0;
+	img.flags = locked || was_locked ? SOCCR_IMAGE_F_LOCKED : 0;
 	clock_gettime(CLOCK_REALTIME, &now);
 	img.save_time_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	image_hostname(img.hostname, sizeof(img.hostname));
@@ -320,9 +385,15 @@ int cmd_save(int argc, char **argv)
 	       img.data.unsq_len,
 	       img.flags & SOCCR_IMAGE_F_LOCKED ? "; flow locked" : "");
 out:
-	/* Roll back on failure: the connection goes on in the source process. */
-	if (sk)
+	/*
+	 * Roll back on failure what this run did, and only that: the connection
+	 * goes on in the source process, unless an earlier save had already
+	 * put it in repair mode and locked it (that image stays restorable).
+	 */
+	if (sk && !was_repair)
 		libsoccr_resume(sk);
+	else if (sk)
+		libsoccr_release(sk);
 	if (locked && soccr_lock_del(lock, &flow))
 		cli_err("save: unlock the flow after the failure: the flow stays locked");
 	soccr_lock_close(lock);

@@ -124,6 +124,25 @@ migrate() {
 	"$SOCCR" lock --pin-dir "$PIN" list >"$d/locked.out" 2>&1
 	grep -q ":${listen##*:} " "$d/locked.out" || die "$name: flow not locked after save"
 
+	if [ "$name" = ipv4 ]; then
+		# A second save that cannot write its image fails before touching anything:
+		# the first image stays restorable (socket in repair mode, flow locked).
+		"$SOCCR" save --pid "$pid" --fd "$fd" -o /nonexistent-dir/x.img --pin-dir "$PIN" \
+			>"$d/save2.out" 2>&1
+		rc=$?
+		[ $rc -eq 1 ] || die "$name: save to a bad path: exit $rc, want 1"
+		grep -q "nothing was done" "$d/save2.out" || die "$name: save2: $(cat "$d/save2.out")"
+		"$SOCCR" lock --pin-dir "$PIN" list >"$d/locked.out" 2>&1
+		grep -q ":${listen##*:} " "$d/locked.out" || die "$name: a failed second save unlocked the flow"
+		# Saved again (the socket is in repair mode already): still locked afterwards.
+		"$SOCCR" save --pid "$pid" --fd "$fd" -o "$d/conn2.img" --pin-dir "$PIN" \
+			>"$d/save3.out" 2>&1 || die "$name: second save: $(cat "$d/save3.out")"
+		# The same sequence numbers and queues (the timestamp clock has moved on).
+		seqs() { "$SOCCR" show --json "$1" | grep -oE '"(state|inq_len|inq_seq|outq_len|outq_seq|unsq_len)":[^,]*'; }
+		cmp -s <(seqs "$d/conn.img") <(seqs "$d/conn2.img") ||
+			die "$name: the second image's queues differ from the first's"
+	fi
+
 	kill -KILL "$pid"
 	wait "$srv" 2>/dev/null
 	if [ "$name" = ipv4 ]; then
