@@ -433,11 +433,12 @@ static int run(struct demo *d)
 	uint64_t s_mid = 0, c_mid = 0;
 	int rc = -1, saved = 0, restored = 0;
 
-	printf("soccr demo: live TCP connections migrate between hosts (namespaces soccr-demo-%d-*)\n"
+	printf("soccr demo: live TCP connections migrate between hosts (namespaces soccr-demo-%d-*,\n"
+	       "  images in %s)\n"
 	       "  client " DEMO_NET4 "%d " DEMO_NET6 "%d, origin " DEMO_NET4 "%d " DEMO_NET6
 	       "%d, destination " DEMO_NET4 "%d " DEMO_NET6 "%d;\n"
 	       "  service address " DEMO_NET4 "%d " DEMO_NET6 "%d starts on the origin\n",
-	       (int)d->gpid, DEMO_CLIENT_HOST, DEMO_CLIENT_HOST, DEMO_ORIGIN_HOST,
+	       (int)d->gpid, d->tmpdir, DEMO_CLIENT_HOST, DEMO_CLIENT_HOST, DEMO_ORIGIN_HOST,
 	       DEMO_ORIGIN_HOST, DEMO_DEST_HOST, DEMO_DEST_HOST, DEMO_SVC_HOST, DEMO_SVC_HOST);
 
 	step("building the network: 4 namespaces, a bridge, 3 hosts");
@@ -629,8 +630,10 @@ int cmd_demo(int argc, char **argv)
 	}
 	cli_setup_log(d->verbose);
 	demo_names(d, getpid());
-	demo_leftovers(d->gpid, d->tmpdir);	/* a previous owner of this pid */
-	if (mkdir(d->tmpdir, 0700)) {
+	demo_leftovers(d->gpid, NULL);	/* a previous owner of this pid */
+	/* A name nobody can guess or prepare: mkdtemp() makes it, 0700. */
+	snprintf(d->tmpdir, sizeof(d->tmpdir), "/tmp/soccr-demo-XXXXXX");
+	if (!mkdtemp(d->tmpdir)) {
 		cli_err("demo: %s: %m", d->tmpdir);
 		free(d);
 		return EXIT_FAIL;

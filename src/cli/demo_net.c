@@ -8,8 +8,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <net/if.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
@@ -57,7 +57,6 @@ void demo_names(struct demo *d, pid_t gpid)
 		 (int)gpid);
 	snprintf(d->pin_dir[1], sizeof(d->pin_dir[1]), "/sys/fs/bpf/soccr-demo-%d-dest",
 		 (int)gpid);
-	snprintf(d->tmpdir, sizeof(d->tmpdir), "/tmp/soccr-demo-%d", (int)gpid);
 }
 
 /*
@@ -521,15 +520,63 @@ int demo_move_service(struct demo *d)
 	return resolve_client(d);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/*
+ * Remove what directory dfd holds, then nothing else: every step is relative
+ * to an open directory (openat/unlinkat), symbolic links are removed, never
+ * followed, and a subdirectory is entered only if it is still a directory of
+ * ours when opened (O_NOFOLLOW), so swapping a path for a link elsewhere
+ * while this runs cannot make it delete anything outside.
+ */
+static void rm_under(int dfd, int depth)
 {
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
+	struct dirent *e;
+	DIR *dir;
+
+	if (depth > 16)
+		return;
+	dir = fdopendir(dfd);
+	if (!dir) {
+		close(dfd);
+		return;
+	}
+	while ((e = readdir(dir))) {
+		struct stat st;
+		int sub;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (!S_ISDIR(st.st_mode)) {
+			unlinkat(dirfd(dir), e->d_name, 0);
+			continue;
+		}
+		sub = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		if (!fstat(sub, &st) && st.st_uid == geteuid())
+			rm_under(sub, depth + 1);
+		else
+			close(sub);
+		unlinkat(dirfd(dir), e->d_name, AT_REMOVEDIR);
+	}
+	closedir(dir);
+}
+
+/* Remove directory path (ours, not a link) and everything in it. */
+static void rm_tree(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || st.st_uid != geteuid()) {
+		close(fd);
+		return;
+	}
+	rm_under(fd, 0);
+	rmdir(path);
 }
 
 /*
@@ -551,8 +598,7 @@ void demo_leftovers(pid_t gpid, const char *tmpdir)
 			demo_run(-1, NULL, 0, "ip netns del %s", d.ns[h]);
 	}
 	for (int i = 0; i < 2; i++)
-		if (!stat(d.pin_dir[i], &st))
-			nftw(d.pin_dir[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-	if (tmpdir && tmpdir[0] && !stat(tmpdir, &st))
-		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		rm_tree(d.pin_dir[i]);
+	if (tmpdir && tmpdir[0])
+		rm_tree(tmpdir);
 }

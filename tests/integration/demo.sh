@@ -29,10 +29,14 @@ fail() {
 	fails=$((fails + 1))
 }
 
-# Everything a run of pid $1 could leave: its namespaces, lock pins and image directory.
+# Everything a run of pid $1 (output in $2) could leave: its namespaces, lock pins and its
+# image directory, a mkdtemp() name it prints first (never the guessable /tmp/soccr-demo-PID).
 leftovers() {
+	local dir
+	dir=$(grep -o '/tmp/soccr-demo-[A-Za-z0-9]\{6\}' "$2" | head -1)
+	[ -n "$dir" ] || echo "no image directory named in $2"
 	ip netns list | grep -E "^soccr-demo-$1-" || true
-	ls -d /sys/fs/bpf/soccr-demo-"$1"-* /tmp/soccr-demo-"$1" 2>/dev/null || true
+	ls -d /sys/fs/bpf/soccr-demo-"$1"-* /tmp/soccr-demo-"$1" $dir 2>/dev/null || true
 }
 
 test_demo_migrates_every_connection_ok() {
@@ -65,7 +69,7 @@ test_demo_migrates_every_connection_ok() {
 	# Both families and the service address are on the wire.
 	tcpdump -nr "$pcap" 'ip and host 10.199.0.10' 2>/dev/null | grep -q . || fail "no IPv4 traffic"
 	tcpdump -nr "$pcap" 'ip6 and host fd99::10' 2>/dev/null | grep -q . || fail "no IPv6 traffic"
-	left=$(leftovers "$bg")
+	left=$(leftovers "$bg" "$out")
 	[ -z "$left" ] || fail "left behind: $left"
 	bg=
 }
@@ -87,7 +91,7 @@ test_demo_interrupted_leaves_nothing() {
 	cat "$out"
 	[ $rc -eq 1 ] || fail "interrupted demo exited $rc, not 1"
 	grep -q 'interrupted by signal' "$out" || fail "no message about the interruption"
-	left=$(leftovers "$bg")
+	left=$(leftovers "$bg" "$out")
 	[ -z "$left" ] || fail "left behind after SIGINT: $left"
 	bg=
 }
