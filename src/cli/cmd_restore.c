@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,15 +76,101 @@ static void forward_signal(int sig)
 		kill(child_pid, sig);
 }
 
+/* What is left to do once the restored socket may go live: repair off, unlock, report. */
+struct golive {
+	struct libsoccr_sk *sk;
+	struct soccr_lock *lock;
+	struct soccr_flow flow;
+	int fd; /* the restored socket (the handle's) */
+	const struct soccr_image *img;
+	FILE *report;
+	bool done, unlocked, unlock_failed;
+};
+
+static char *fmt_addr(const union libsoccr_addr *a, char *buf, size_t len);
+
+static void go_live(struct golive *g)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	char l[64], p[64];
+	int ret;
+
+	libsoccr_resume(g->sk);
+	g->sk = NULL;
+	g->done = true;
+	if (g->lock) {
+		ret = soccr_lock_del(g->lock, &g->flow);
+		/*
+		 * The socket is live now: closing it would end the connection, so
+		 * it still goes on; the failure shows in the exit status and the
+		 * user unlocks by hand ('soccr lock del').
+		 */
+		g->unlock_failed = ret != 0;
+		if (ret)
+			cli_err("restore: unlock the flow: %s (the connection is restored, its flow "
+				"still locked)",
+				cli_why(strerror(-ret)));
+		else
+			g->unlocked = true;
+	}
+	memset(&ti, 0, sizeof(ti));
+	getsockopt(g->fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+	fprintf(g->report, "restored %s -> %s %s: recv queue %u B, send queue %u B (%u unsent)%s\n",
+		fmt_addr(&g->img->local, l, sizeof(l)), fmt_addr(&g->img->peer, p, sizeof(p)),
+		soccr_tcp_state_name(ti.tcpi_state), g->img->data.inq_len, g->img->data.outq_len,
+		g->img->data.unsq_len,
+		g->unlocked ? "; flow unlocked" :
+		(g->img->flags & SOCCR_IMAGE_F_LOCKED) ? "; flow still locked" : "");
+	fflush(g->report);
+}
+
+/* The child: the socket as fd 3, systemd's variables, then CMD. Never returns. */
+static void child_exec(int sk, char **cmd, int status_fd)
+{
+	char num[16], mode;
+	int werr;
+
+	/* Stopped by the kernel right after a successful exec, until the parent lets go. */
+	mode = ptrace(PTRACE_TRACEME, 0, NULL, NULL) ? 'U' : 'T';
+	if (write(status_fd, &mode, 1) != 1)
+		_exit(127);
+	if (sk == LISTEN_FDS_START) {
+		if (fcntl(sk, F_SETFD, 0))
+			goto fail;
+	} else if (dup2(sk, LISTEN_FDS_START) < 0) {
+		goto fail;
+	}
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	if (setenv("LISTEN_PID", num, 1) || setenv("LISTEN_FDS", "1", 1) ||
+	    setenv("LISTEN_FDNAMES", "soccr", 1))
+		goto fail;
+	execvp(cmd[0], cmd);
+fail:
+	werr = errno;
+	if (write(status_fd, &werr, sizeof(werr)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
 /*
- * Run argv with sk as fd 3. Returns CMD's exit status, or EXIT_FAIL if it
- * could not be started. A close-on-exec pipe tells the parent whether exec
- * worked: it sees EOF on success, the child's errno otherwise.
+ * Run CMD with the restored socket sk (still in repair mode, its flow still
+ * locked) as fd 3, and let the socket go live only once CMD really runs:
+ * the child is traced (PTRACE_TRACEME), so the kernel stops it right after
+ * a successful exec, before CMD's first instruction; the parent then turns
+ * repair mode off and unlocks (go_live()), and lets it go. A failed exec is
+ * reported through a close-on-exec pipe: the socket is then closed still in
+ * repair mode (nothing on the wire), the flow stays locked, exit 2, and the
+ * image can be restored again. Where tracing is not allowed (seccomp,
+ * Yama), the pipe's EOF at exec time is the signal, and CMD may find the
+ * socket in repair mode for its first microseconds.
+ * Returns CMD's exit status, or EXIT_USAGE/EXIT_FAIL if it did not run.
  */
-static int run_cmd(int sk, char **cmd)
+static int run_cmd(int sk, char **cmd, struct golive *g)
 {
 	struct sigaction sa;
 	int pipefd[2], hi[2], st, werr = 0;
+	char mode = 'U';
 	ssize_t n;
 	pid_t pid;
 
@@ -109,28 +196,10 @@ static int run_cmd(int sk, char **cmd)
 		return EXIT_FAIL;
 	}
 	if (pid == 0) {
-		char num[16];
-
 		close(hi[0]);
-		if (sk == LISTEN_FDS_START) {
-			if (fcntl(sk, F_SETFD, 0))
-				goto fail;
-		} else if (dup2(sk, LISTEN_FDS_START) < 0) {
-			goto fail;
-		}
-		snprintf(num, sizeof(num), "%d", (int)getpid());
-		if (setenv("LISTEN_PID", num, 1) || setenv("LISTEN_FDS", "1", 1) ||
-		    setenv("LISTEN_FDNAMES", "soccr", 1))
-			goto fail;
-		execvp(cmd[0], cmd);
-fail:
-		werr = errno;
-		if (write(hi[1], &werr, sizeof(werr)) < 0)
-			_exit(127);
-		_exit(127);
+		child_exec(sk, cmd, hi[1]);
 	}
 	close(hi[1]);
-	close(sk);
 	child_pid = pid;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = forward_signal;
@@ -138,18 +207,46 @@ fail:
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	do
+		n = read(hi[0], &mode, 1);
+	while (n < 0 && errno == EINTR);
+	do
 		n = read(hi[0], &werr, sizeof(werr));
 	while (n < 0 && errno == EINTR);
 	close(hi[0]);
+	if (n == (ssize_t)sizeof(werr)) {
+		/* The exec failed: nothing went live. */
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		cli_err("restore: exec %s: %s (the socket was closed in repair mode, nothing was "
+			"sent; the flow stays locked and the image can be restored again)",
+			cmd[0], strerror(werr));
+		return EXIT_USAGE;
+	}
+	if (mode == 'T') {
+		/* Wait for the stop that follows the exec, then let CMD go with a live socket. */
+		while (waitpid(pid, &st, 0) < 0)
+			if (errno != EINTR) {
+				cli_err("restore: waitpid: %m");
+				return EXIT_FAIL;
+			}
+		if (WIFSTOPPED(st)) {
+			go_live(g);
+			ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		} else {
+			cli_err("restore: %s ended before it ran (status 0x%x); the socket was closed "
+				"in repair mode, nothing was sent",
+				cmd[0], st);
+			return EXIT_FAIL;
+		}
+	} else {
+		go_live(g);
+	}
+	close(sk);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
 			cli_err("restore: waitpid: %m");
 			return EXIT_FAIL;
 		}
-	if (n == (ssize_t)sizeof(werr)) {
-		cli_err("restore: exec %s: %s", cmd[0], strerror(werr));
-		return EXIT_FAIL;
-	}
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	return 128 + WTERMSIG(st);
@@ -260,17 +357,16 @@ int cmd_restore(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *pin_dir = NULL, *pcap = NULL;
-	bool no_unlock = false, verify = false, verbose = false, unlocked = false;
+	bool no_unlock = false, verify = false, verbose = false;
 	bool unlock_failed = false;
+	struct golive g = {0};
 	struct soccr_lock *lock = NULL;
 	struct libsoccr_sk *sk = NULL;
 	struct soccr_flow flow;
 	struct soccr_image img;
 	int fd = -1, c, ret, status = EXIT_FAIL;
-	char err[512], l[64], p[64];
-	struct tcp_info ti;
+	char err[512];
 	char **cmd = NULL;
-	socklen_t len;
 	struct soccr_verifier *ver = NULL;
 	struct soccr_restore_opts ropts = {.sz = sizeof(ropts)};
 	struct soccr_restore_observer obs;
@@ -425,42 +521,27 @@ int cmd_restore(int argc, char **argv)
 		sk = NULL;
 		goto out;
 	}
-	libsoccr_resume(sk);
+	g.sk = sk;
+	g.fd = fd;
+	g.lock = lock;
+	g.flow = flow;
+	g.img = &img;
+	g.report = report;
 	sk = NULL;
-
-	if (lock) {
-		ret = soccr_lock_del(lock, &flow);
-		/*
-		 * The socket is live now: closing it would end the connection, so
-		 * it still goes to CMD; the failure shows in the exit status and
-		 * the user unlocks by hand ('soccr lock del').
-		 */
-		unlock_failed = ret != 0;
-		if (ret)
-			cli_err("restore: unlock the flow: %s (the connection is restored, its flow "
-				"still locked)",
-				cli_why(strerror(-ret)));
-		else
-			unlocked = true;
-		soccr_lock_close(lock);
-		lock = NULL;
-	}
-
-	memset(&ti, 0, sizeof(ti));
-	len = sizeof(ti);
-	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
-	fprintf(report, "restored %s -> %s %s: recv queue %u B, send queue %u B (%u unsent)%s\n",
-		fmt_addr(&img.local, l, sizeof(l)), fmt_addr(&img.peer, p, sizeof(p)),
-		soccr_tcp_state_name(ti.tcpi_state), img.data.inq_len, img.data.outq_len,
-		img.data.unsq_len,
-		unlocked ? "; flow unlocked" :
-		(img.flags & SOCCR_IMAGE_F_LOCKED) ? "; flow still locked" : "");
 	if (cmd) {
-		status = run_cmd(fd, cmd);
-		fd = -1;
+		status = run_cmd(fd, cmd, &g);
+		if (!g.done) {
+			/* CMD did not run: the socket goes still in repair mode, the flow stays locked. */
+			libsoccr_release(g.sk);
+			g.sk = NULL;
+		} else {
+			fd = -1; /* closed by run_cmd() once CMD had it */
+		}
 	} else {
+		go_live(&g);
 		status = EXIT_OK;
 	}
+	unlock_failed = g.unlock_failed;
 	if (unlock_failed)
 		status = EXIT_FAIL;
 out:

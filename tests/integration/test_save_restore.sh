@@ -156,6 +156,24 @@ migrate() {
 	fi
 	move_addr $O $D "$cidr"
 
+	if [ "$name" = ipv4 ]; then
+		# A command that passes every check but whose exec fails (ETXTBSY: the file is
+		# open for writing): the socket is never handed over nor made live, the
+		# restore exits 2, the flow stays locked, and the image restores again below.
+		cp /bin/true "$d/busy" && chmod +x "$d/busy" || die "$name: copy /bin/true"
+		exec 9>>"$d/busy"
+		in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" -- "$d/busy" \
+			>"$d/busy.out" 2>&1
+		rc=$?
+		exec 9>&-
+		[ $rc -eq 2 ] || die "$name: restore with an exec that fails: exit $rc, want 2"
+		grep -q "exec .*busy: Text file busy .*closed in repair mode" "$d/busy.out" ||
+			die "$name: failed exec message"
+		! grep -q "^restored" "$d/busy.out" || die "$name: the socket went live before exec"
+		"$SOCCR" lock --pin-dir "$PIN" list >"$d/locked.out" 2>&1
+		grep -q ":${listen##*:} " "$d/locked.out" || die "$name: a failed exec unlocked the flow"
+	fi
+
 	# --verify/--pcap: ESTABLISHED injects nothing, so the verdicts say so; the pcap
 	# file is written all the same (header only).
 	in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" --verify --pcap "$d/restore.pcap" \
