@@ -31,6 +31,14 @@ int cmd_demo(int argc, char **argv);
  */
 int cli_check_exec(const char *name, char *why, size_t wlen);
 
+/*
+ * The exit status for a soccr_image_load() error, the same in every
+ * command: a file that cannot be read (missing, no permission, I/O, memory)
+ * is a run-time failure, EXIT_FAIL; one that is not a valid image (magic,
+ * version, lengths, CRC, a FIFO or device) is invalid input, EXIT_USAGE.
+ */
+int cli_image_status(int err);
+
 /* "soccr: <what failed>: <why>" on stderr, one line. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -428,7 +428,7 @@ int cmd_restore(int argc, char **argv)
 	ret = soccr_image_load(path, &img, err, sizeof(err));
 	if (ret) {
 		cli_err("restore: %s", err);
-		return ret == -ENOMEM || ret == -EIO ? EXIT_FAIL : EXIT_USAGE;
+		return cli_image_status(ret);
 	}
 
 	if ((img.flags & SOCCR_IMAGE_F_LOCKED) && !no_unlock) {

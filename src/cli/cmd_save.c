@@ -237,7 +237,7 @@ int cmd_save(int argc, char **argv)
 	memset(&img, 0, sizeof(img));
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:p:f:o:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:f:o:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_int_opt("--pid", optarg, INT32_MAX, &pid))

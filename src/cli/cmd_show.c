@@ -180,18 +180,14 @@ int cmd_show(int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:jh", longopts, NULL)) != -1) {
+	/* Options anywhere (GNU permutation): `soccr show IMAGE --json` works. */
+	while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		default:
-			cli_err("show: unknown option '%s' (try 'soccr show --help')",
-				argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_opt_other("show", c, argv, usage);
 		}
 	}
 	if (argc - optind != 1) {
@@ -203,16 +199,7 @@ int cmd_show(int argc, char **argv)
 	ret = soccr_image_load(argv[optind], &img, err, sizeof(err));
 	if (ret) {
 		cli_err("show: %s", err);
-		/* A file that cannot be read is a run-time failure; a bad one is invalid input. */
-		switch (ret) {
-		case -ENOMEM:
-		case -EIO:
-		case -EACCES:
-		case -EPERM:
-			return EXIT_FAIL;
-		default:
-			return EXIT_USAGE;
-		}
+		return cli_image_status(ret);
 	}
 	if (json)
 		print_json(argv[optind], &img, SOCCR_IMAGE_MIN_SIZE + (size_t)img.data.inq_len +

@@ -237,3 +237,19 @@ int cli_opt_other(const char *cmd, int c, char **argv, void (*usage)(FILE *f))
 	usage(stdout);
 	return EXIT_OK;
 }
+
+int cli_image_status(int err)
+{
+	switch (err) {
+	case -ENOENT:
+	case -ENOTDIR:
+	case -EACCES:
+	case -EPERM:
+	case -EIO:
+	case -ENOMEM:
+	case -ELOOP:
+		return EXIT_FAIL;
+	default:
+		return EXIT_USAGE;
+	}
+}

@@ -127,7 +127,11 @@ run "256 MiB of zeros" 2 "sparse: bad magic" -- show "$T/sparse"
 rm -f "$T/sparse"
 : >"$T/empty"
 run "empty file" 2 "empty: truncated: file has 0 bytes" -- show "$T/empty"
-run "missing file" 2 "nope: No such file" -- show "$T/nope"
+run "missing file" 1 "nope: No such file" -- show "$T/nope"
+run "restore of a missing file" 1 "nope: No such file" -- restore -i "$T/nope"
+# Options anywhere, as GNU tools take them.
+run "show IMAGE --json" 0 "" -- show "$FIX/v4-established" --json
+grep -q '"state":"ESTABLISHED"' "$T/out" || bad "show IMAGE --json: not JSON: $(head -c 80 "$T/out")"
 run "directory" 2 "is a directory" -- show "$T"
 run "restore of a truncated image" 2 "^soccr: restore: .*trunc: truncated" -- restore -i "$T/trunc"
 
