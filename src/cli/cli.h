@@ -39,6 +39,13 @@ int cli_check_exec(const char *name, char *why, size_t wlen);
  */
 int cli_image_status(int err);
 
+/*
+ * For an option that takes one value: store val in *slot, or, if it was
+ * given already, say so and return EXIT_USAGE (0 otherwise). The last of
+ * two values silently winning hides typos.
+ */
+int cli_once(const char *cmd, const char *opt, const char **slot, const char *val);
+
 /* "soccr: <what failed>: <why>" on stderr, one line. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -381,19 +381,22 @@ int cmd_restore(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:i:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			path = optarg;
+			if (cli_once("restore", "-i", &path, optarg))
+				return EXIT_USAGE;
 			break;
 		case OPT_NO_UNLOCK:
 			no_unlock = true;
 			break;
 		case OPT_PIN_DIR:
-			pin_dir = optarg;
+			if (cli_once("restore", "--pin-dir", &pin_dir, optarg))
+				return EXIT_USAGE;
 			break;
 		case OPT_VERIFY:
 			verify = true;
 			break;
 		case OPT_PCAP:
-			pcap = optarg;
+			if (cli_once("restore", "--pcap", &pcap, optarg))
+				return EXIT_USAGE;
 			break;
 		case 'v':
 			verbose = true;

@@ -224,7 +224,7 @@ int cmd_save(int argc, char **argv)
 	struct soccr_image img;
 	struct soccr_flow flow;
 	union libsoccr_addr *a;
-	const char *out = NULL;
+	const char *out = NULL, *pid_arg = NULL, *fd_arg = NULL;
 	bool no_lock = false, verbose = false, locked = false, was_locked = false;
 	int was_repair = 0;
 	uint64_t pid = 0, tfd = 0;
@@ -240,7 +240,8 @@ int cmd_save(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":p:f:o:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_int_opt("--pid", optarg, INT32_MAX, &pid))
+			if (cli_once("save", "--pid", &pid_arg, optarg) ||
+			    parse_int_opt("--pid", optarg, INT32_MAX, &pid))
 				return EXIT_USAGE;
 			have_pid = pid > 0;
 			if (!have_pid) {
@@ -249,18 +250,21 @@ int cmd_save(int argc, char **argv)
 			}
 			break;
 		case 'f':
-			if (parse_int_opt("--fd", optarg, INT32_MAX, &tfd))
+			if (cli_once("save", "--fd", &fd_arg, optarg) ||
+			    parse_int_opt("--fd", optarg, INT32_MAX, &tfd))
 				return EXIT_USAGE;
 			have_fd = true;
 			break;
 		case 'o':
-			out = optarg;
+			if (cli_once("save", "-o", &out, optarg))
+				return EXIT_USAGE;
 			break;
 		case OPT_NO_LOCK:
 			no_lock = true;
 			break;
 		case OPT_PIN_DIR:
-			lopts.pin_dir = optarg;
+			if (cli_once("save", "--pin-dir", &lopts.pin_dir, optarg))
+				return EXIT_USAGE;
 			break;
 		case 'v':
 			verbose = true;

@@ -253,3 +253,13 @@ int cli_image_status(int err)
 		return EXIT_USAGE;
 	}
 }
+
+int cli_once(const char *cmd, const char *opt, const char **slot, const char *val)
+{
+	if (*slot) {
+		cli_err("%s: %s given twice ('%s', then '%s')", cmd, opt, *slot, val);
+		return EXIT_USAGE;
+	}
+	*slot = val;
+	return 0;
+}

@@ -129,6 +129,9 @@ rm -f "$T/sparse"
 run "empty file" 2 "empty: truncated: file has 0 bytes" -- show "$T/empty"
 run "missing file" 1 "nope: No such file" -- show "$T/nope"
 run "restore of a missing file" 1 "nope: No such file" -- restore -i "$T/nope"
+# A single-valued option given twice is an error, not "the last one wins".
+run "restore -i twice" 2 "restore: -i given twice" -- restore -i "$T/a" -i "$T/b"
+run "save --fd twice" 2 "save: --fd given twice" -- save --pid 1 --fd 3 --fd 4 -o "$T/x"
 # Options anywhere, as GNU tools take them.
 run "show IMAGE --json" 0 "" -- show "$FIX/v4-established" --json
 grep -q '"state":"ESTABLISHED"' "$T/out" || bad "show IMAGE --json: not JSON: $(head -c 80 "$T/out")"
