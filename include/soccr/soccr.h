@@ -156,6 +156,13 @@ union libsoccr_addr *libsoccr_get_addr(struct libsoccr_sk *sk, int self, unsigne
  * Restore: hand the library the queue contents to put back. With
  * SOCCR_MEM_EXCL the library takes the buffer and free()s it later.
  * Returns 0, or -1 for a queue other than TCP_RECV_QUEUE/TCP_SEND_QUEUE.
+ *
+ * There is no length (CRIU's ABI): libsoccr_restore() reads exactly
+ * data->inq_len bytes of the receive-queue buffer and data->outq_len bytes
+ * of the send-queue buffer, so each buffer must hold at least that many
+ * bytes; a NULL buffer with a non-zero length makes the restore fail (-1).
+ * The soccr tool passes buffers that came out of an image whose queue
+ * lengths were checked against those fields when it was loaded.
  */
 int libsoccr_set_queue_bytes(struct libsoccr_sk *sk, int queue_id, char *bytes, unsigned flags);
 
