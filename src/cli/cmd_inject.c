@@ -7,6 +7,7 @@
  * sock_diag, whichever process owns it) and record the capture instead.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <getopt.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -334,6 +335,11 @@ int cmd_inject(int argc, char **argv)
 			have_dst_mac = true;
 			break;
 		case OPT_DEV:
+			/* As `lock attach --dev`: an impossible name is invalid input, not a failure. */
+			if (!*optarg || strlen(optarg) >= IF_NAMESIZE) {
+				cli_err("inject: --dev: invalid interface name '%s'", optarg);
+				return EXIT_USAGE;
+			}
 			dev = optarg;
 			break;
 		case OPT_PCAP:

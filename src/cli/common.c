@@ -169,7 +169,8 @@ int cli_parse_endpoint(const char *s, struct sockaddr_storage *ss)
 	/* Only plain decimal ports, 0..65535. */
 	if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
 		return -EINVAL;
-	if (cli_parse_u64(port, 65535, &p))
+	/* Port 0 is no TCP endpoint (images refuse it too). */
+	if (cli_parse_u64(port, 65535, &p) || p == 0)
 		return -EINVAL;
 	if (tmp.ss_family == AF_INET)
 		((struct sockaddr_in *)&tmp)->sin_port = htons((uint16_t)p);

@@ -200,6 +200,8 @@ expect_rc "mark and no-mark" 2 "${A[@]}" --mark 5 --no-mark
 expect_rc "bad mac" 2 "${A[@]}" --dst-mac 00:11:22
 expect_rc "stray argument" 2 "${A[@]}" extra
 expect_rc "unknown option" 2 "${A[@]}" --bogus
+expect_rc "empty --dev is invalid input, as for lock attach" 2 "${A[@]}" --dev ''
+expect_rc "port 0 is invalid input" 2 --src 10.9.8.7:0 --dst 127.0.0.1:80 --seq 1 --ack 1
 expect_rc "--dst-mac on tun" 2 "${A[@]}" --dev tun0 --dst-mac 02:00:00:00:00:01
 expect_rc "unknown device" 1 "${A[@]}" --dev nosuchdev0
 expect_rc "unwritable pcap" 1 "${A[@]}" --pcap /nonexistent-dir/x.pcap

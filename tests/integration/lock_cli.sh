@@ -86,6 +86,7 @@ grep -q "usage: soccr lock" "$T/out" || bad "help text on stdout"
 run "no command is a usage error" 2 "" --
 run "unknown command" 2 "unknown command 'frobnicate'" -- frobnicate
 run "unknown option" 2 "unknown option" -- list --bogus
+run "port 0" 2 "bad address" -- add 10.1.1.1:0 10.1.1.2:80
 run "add wants two endpoints" 2 "want SADDR:SPORT DADDR:DPORT" -- add 10.0.0.1:1
 run "add rejects a bad address" 2 "bad address '10.0.0.300:1'" -- add 10.0.0.300:1 10.0.0.2:2
 run "add rejects a bad port" 2 "bad address" -- add 10.0.0.1:65536 10.0.0.2:2
