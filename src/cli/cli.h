@@ -17,6 +17,11 @@ enum {
 	EXIT_VERIFY = 3,	/* an injected segment was not seen or not absorbed */
 };
 
+/* The exit-status lines of every --help: one table, the same as README's "Safety". */
+#define CLI_EXIT_HELP                                                                      \
+	"exit status: 0 ok, 1 failed at run time, 2 usage error or invalid input,\n"       \
+	"3 verification failed (an injected segment not seen or not absorbed)\n"
+
 /* Each subcommand gets argv starting at its own name. */
 int cmd_lock(int argc, char **argv);
 int cmd_inject(int argc, char **argv);

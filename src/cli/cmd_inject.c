@@ -78,8 +78,7 @@ static void usage(FILE *f)
 		"  -v, --verbose      debug log\n"
 		"  -h, --help         this text\n"
 		"\n"
-		"exit status: 0 sent (and absorbed), 1 failed, 2 usage error or invalid input,\n"
-		"3 verification failed (the segment was not seen or not absorbed)\n",
+		CLI_EXIT_HELP,
 		DEF_WIN, DEF_DEV, MAX_COUNT, SOCCR_MARK);
 }
 

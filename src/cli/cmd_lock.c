@@ -37,7 +37,7 @@ static void usage(FILE *f)
 		"Addresses: 1.2.3.4:80 or [fd00::1]:80. State is pinned under --pin-dir\n"
 		"(default: $SOCCR_PIN_DIR, else " SOCCR_LOCK_PIN_DIR ").\n"
 		"Packets carrying mark %#x pass the lock.\n"
-		"exit status: 0 ok, 1 failed, 2 usage or invalid input\n",
+		CLI_EXIT_HELP,
 		SOCCR_MARK);
 }
 

@@ -64,8 +64,7 @@ static void usage(FILE *f)
 		"  -v, --verbose      library debug messages\n"
 		"  -h, --help         this help\n"
 		"\n"
-		"exit status: 0 restored (or CMD's status), 1 failed at run time, 2 usage error or\n"
-		"malformed image, 3 verification failed\n");
+		"with CMD, soccr exits with CMD's status once CMD ran.\n" CLI_EXIT_HELP);
 }
 
 static pid_t child_pid;

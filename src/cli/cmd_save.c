@@ -61,8 +61,7 @@ static void usage(FILE *f)
 		"  -v, --verbose      library debug messages\n"
 		"  -h, --help         this help\n"
 		"\n"
-		"exit status: 0 saved, 1 failed at run time (the connection is left as it was),\n"
-		"2 usage error or a target that is not a checkpointable TCP socket\n");
+		"on failure the connection is left as it was.\n" CLI_EXIT_HELP);
 }
 
 static int pidfd_open(pid_t pid)

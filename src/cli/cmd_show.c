@@ -31,7 +31,7 @@ static void usage(FILE *f)
 		   "  -j, --json   one JSON object instead of text\n"
 		   "  -h, --help   this help\n"
 		   "\n"
-		   "exit status: 0 ok, 1 the file cannot be read, 2 usage error or malformed image\n");
+		   CLI_EXIT_HELP);
 }
 
 static void fmt_time(uint64_t ns, char *buf, size_t len)
