@@ -24,7 +24,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\n'soccr <command> --help' for a command's options.\n"
-		   "exit status: 0 ok, 1 failed, 2 usage or invalid input, 3 verification failed\n");
+		   CLI_EXIT_HELP);
 }
 
 int main(int argc, char **argv)
