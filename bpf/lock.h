@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The network lock's map layout, shared by the tc classifier
- * (bpf/lockprog.bpf.c) and the library (src/lock.c). Plain kernel UAPI types
+ * (bpf/lockprog.bpf.c) and the library (src/lock/). Plain kernel UAPI types
  * only, so both sides compile it unchanged.
  */
 #ifndef SOCCR_BPF_LOCK_H
@@ -22,7 +22,7 @@
  */
 #define SOCCR_LOCK_MAX_FLOWS 131072
 
-/* The default pass mark: SOCCR_MARK of <soccr/soccr.h> (checked by src/lock.c). */
+/* The default pass mark: SOCCR_MARK of <soccr/soccr.h> (checked by src/lock/lk.h). */
 #define SOCCR_LOCK_DEFAULT_MARK 0xC114
 
 /*

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* One record of the SYN_SENT iterator (bpf/synstamp.bpf.c), read by src/synstamp.c. */
+/* One record of the SYN_SENT iterator (bpf/synstamp.bpf.c), read by src/core/synstamp.c. */
 #ifndef SOCCR_SYNSTAMP_H
 #define SOCCR_SYNSTAMP_H
 
