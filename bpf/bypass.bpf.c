@@ -4,8 +4,8 @@
  * of any other egress program) that turns the frames we inject "from the
  * peer" around to the same device's ingress.
  *
- * libsoccr_restore() sends such a frame through an AF_PACKET socket bound to
- * the device that routes to the peer, with SO_MARK = SOCCR_MARK and the
+ * A restore with a session (<soccr/restore.h>) sends such a frame through an
+ * AF_PACKET socket bound to the device that routes to the peer, with SO_MARK = SOCCR_MARK and the
  * device's own MAC as destination. Redirected to ingress, the kernel receives
  * it on the right device, so a strict reverse-path check (rp_filter = 1)
  * passes, eth_type_trans() makes it PACKET_HOST, and the mark survives (same
