@@ -18,10 +18,12 @@
  * reach it; the program's verdicts mean the same in both hooks). Such a
  * filter outlives a crashed process; it only ever turns SOCCR_MARK frames
  * addressed to the device itself around, and `soccr lock detach` does not
- * touch it: `tc filter del dev DEV egress handle 0xc115 prio 2 bpf` does.
- * Two processes share one such filter (the first attaches it, the last to
- * leave would be the one to remove it, but the first removes it: a
- * restore running in another process at that moment has to retry).
+ * touch it: `tc filter del dev DEV egress handle 0xc115 prio N bpf` does.
+ * Each attacher has its own filter, at a priority of its own, and removes
+ * only that one, so restores in several processes on one device never pull
+ * the filter from under each other. A clsact qdisc this code had to create
+ * is left in place (removing it would take every filter on it, the lock's
+ * and other processes' too).
  * SOCCR_NO_TCX=1 in the environment forces this path (for tests).
  */
 #include <errno.h>
@@ -40,23 +42,31 @@
 #define SOCCR_BPF_TCX_EGRESS 47
 #define SOCCR_BPF_F_BEFORE   (1U << 3)
 
-/* The classic tc filter of the fallback: next to the lock's (0xC114, prio 1). */
-#define BYPASS_TC_HANDLE 0xC115
-#define BYPASS_TC_PRIO	 2
+/*
+ * The classic tc filters of the fallback: handle 0xC115, behind the lock's
+ * (0xC114, prio 1), each attacher at a priority of its own (from
+ * BYPASS_TC_PRIO_MIN on, starting at one drawn from the pid), so that a
+ * restore taking its filter away never takes another process's away.
+ */
+#define BYPASS_TC_HANDLE   0xC115
+#define BYPASS_TC_PRIO_MIN 2
+#define BYPASS_TC_PRIOS	   0x7000
+#define BYPASS_TC_TRIES	   64
 
 struct soccr_bypass_handle {
 	struct soccr_bypass *skel;
 	int link_fd;
 	int ifindex;
 	bool tc_filter; /* attached (by us) as a classic clsact filter */
+	__u32 tc_prio;	/* at this priority */
 };
 
 static int tc_attach(struct soccr_bypass_handle *b, int prog_fd)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = b->ifindex,
 			    .attach_point = BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = BYPASS_TC_HANDLE,
-			    .priority = BYPASS_TC_PRIO, .prog_fd = prog_fd);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = BYPASS_TC_HANDLE, .prog_fd = prog_fd);
+	__u32 first = (__u32)getpid() % BYPASS_TC_PRIOS;
 	bool created = true;
 	int err;
 
@@ -68,18 +78,22 @@ static int tc_attach(struct soccr_bypass_handle *b, int prog_fd)
 	}
 	if (err)
 		return err;
-	err = bpf_tc_attach(&hook, &o);
-	if (err == -EEXIST) {
-		/* Another process's bypass is there: the same program for the same device. */
-		pr_dbg("bypass: if %d: a clsact bypass is already attached", b->ifindex);
-		soccr_bypass__destroy(b->skel);
-		b->skel = NULL;
-		return 0;
+	/* A priority nobody holds: another attacher's filter is theirs to remove. */
+	for (int i = 0; i < BYPASS_TC_TRIES; i++) {
+		o.priority = BYPASS_TC_PRIO_MIN + (first + (__u32)i) % BYPASS_TC_PRIOS;
+		o.prog_id = 0;
+		o.flags = 0;
+		err = bpf_tc_attach(&hook, &o);
+		if (err != -EEXIST)
+			break;
 	}
-	if (!err)
+	if (!err) {
 		b->tc_filter = true;
-	else if (created)
+		b->tc_prio = o.priority;
+		pr_dbg("bypass: if %d: clsact egress filter at prio %u", b->ifindex, o.priority);
+	} else if (created) {
 		bpf_tc_hook_destroy(&hook);
+	}
 	return err;
 }
 
@@ -87,8 +101,7 @@ static void tc_detach(struct soccr_bypass_handle *b)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = b->ifindex,
 			    .attach_point = BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = BYPASS_TC_HANDLE,
-			    .priority = BYPASS_TC_PRIO);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = BYPASS_TC_HANDLE, .priority = b->tc_prio);
 
 	/* The device or its clsact may be gone already (the lock removes an empty one). */
 	bpf_tc_detach(&hook, &o);

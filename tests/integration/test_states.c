@@ -1155,8 +1155,8 @@ static void test_fin_states_restore_with_the_classic_tc_bypass(void **state)
 					"tc filter show dev lo egress | grep -q \"handle 0xc115\"",
 					pairs[i].ifname[0]),
 				 1);
-		tns_sh(pairs[i].ns[0], "{ tc filter del dev %s egress handle 0xc115 prio 2 bpf; "
-				       "tc filter del dev lo egress handle 0xc115 prio 2 bpf; } 2>/dev/null; true",
+		tns_sh(pairs[i].ns[0], "{ tc filter del dev %s egress handle 0xc115 bpf; "
+				       "tc filter del dev lo egress handle 0xc115 bpf; } 2>/dev/null; true",
 		       pairs[i].ifname[0]);
 	}
 }
