@@ -16,6 +16,7 @@
 #include <soccr/soccr.h>
 
 #include "cli.h"
+#include "json.h"
 
 #define MAX_DEVS 64
 
@@ -85,6 +86,7 @@ static void fmt_ep(int family, const union soccr_inaddr *a, uint16_t port, char 
 
 static int do_list(struct soccr_lock *lock, bool json)
 {
+	struct sc_json j = {0};
 	struct soccr_lock_entry *e = NULL;
 	size_t n = 0;
 	int err = 0;
@@ -97,26 +99,41 @@ static int do_list(struct soccr_lock *lock, bool json)
 		}
 	}
 	if (json)
-		fputs("[", stdout);
+		sc_json_array(&j, NULL);
 	for (size_t i = 0; i < n; i++) {
 		char src[64], dst[64];
 
 		fmt_ep(e[i].flow.family, &e[i].flow.saddr, e[i].flow.sport, src, sizeof(src));
 		fmt_ep(e[i].flow.family, &e[i].flow.daddr, e[i].flow.dport, dst, sizeof(dst));
-		if (json)
-			printf("%s\n  {\"src\": \"%s\", \"dst\": \"%s\", \"dropped_out\": %" PRIu64
-			       ", \"dropped_in\": %" PRIu64 ", \"passed_out\": %" PRIu64
-			       ", \"passed_in\": %" PRIu64 "}",
-			       i ? "," : "", src, dst, e[i].dropped[0], e[i].dropped[1],
-			       e[i].passed[0], e[i].passed[1]);
-		else
+		if (json) {
+			sc_json_object(&j, NULL);
+			sc_json_string(&j, "src", src);
+			sc_json_string(&j, "dst", dst);
+			sc_json_uint(&j, "dropped_out", e[i].dropped[0]);
+			sc_json_uint(&j, "dropped_in", e[i].dropped[1]);
+			sc_json_uint(&j, "passed_out", e[i].passed[0]);
+			sc_json_uint(&j, "passed_in", e[i].passed[1]);
+			sc_json_end_object(&j);
+		} else {
 			printf("%s %s dropped_out=%" PRIu64 " dropped_in=%" PRIu64
 			       " passed_out=%" PRIu64 " passed_in=%" PRIu64 "\n",
 			       src, dst, e[i].dropped[0], e[i].dropped[1], e[i].passed[0],
 			       e[i].passed[1]);
+		}
 	}
-	if (json)
-		fputs(n ? "\n]\n" : "]\n", stdout);
+	if (json) {
+		char *text;
+
+		sc_json_end_array(&j);
+		text = sc_json_take(&j);
+		if (!text) {
+			free(e);
+			cli_err("lock list: out of memory");
+			return EXIT_FAIL;
+		}
+		puts(text);
+		free(text);
+	}
 	free(e);
 	return EXIT_OK;
 }

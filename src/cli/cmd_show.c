@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include <soccr/image.h>
 
 #include "cli.h"
+#include "json.h"
 
 /* TCPI_OPT_* of <linux/tcp.h>, named for printing. */
 static const struct {
@@ -45,23 +47,6 @@ static void fmt_time(uint64_t ns, char *buf, size_t len)
 		return;
 	}
 	snprintf(buf, len, "%s.%03" PRIu64 "Z", day, (ns / 1000000u) % 1000u);
-}
-
-/* A JSON string: quotes, backslashes and control bytes escaped. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
 }
 
 static void endpoint(const union libsoccr_addr *a, char *buf, size_t len)
@@ -113,7 +98,7 @@ static void print_text(const char *path, const struct soccr_image *img, size_t s
 		printf("window      - (not saved)\n");
 }
 
-static void json_endpoint(const char *key, const union libsoccr_addr *a)
+static void json_endpoint(struct sc_json *j, const char *key, const union libsoccr_addr *a)
 {
 	char host[INET6_ADDRSTRLEN];
 	uint16_t port;
@@ -125,45 +110,71 @@ static void json_endpoint(const char *key, const union libsoccr_addr *a)
 		inet_ntop(AF_INET6, &a->v6.sin6_addr, host, sizeof(host));
 		port = ntohs(a->v6.sin6_port);
 	}
-	printf("\"%s\":{\"addr\":\"%s\",\"port\":%u}", key, host, port);
+	sc_json_object(j, key);
+	sc_json_string(j, "addr", host);
+	sc_json_uint(j, "port", port);
+	sc_json_end_object(j);
 }
 
-static void print_json(const char *path, const struct soccr_image *img, size_t size)
+static int print_json(const char *path, const struct soccr_image *img, size_t size)
 {
 	const struct libsoccr_sk_data *d = &img->data;
-	char when[64];
-	bool first = true;
+	struct sc_json j = {0};
+	char when[64], *text;
 
 	fmt_time(img->save_time_ns, when, sizeof(when));
-	printf("{\"file\":");
-	json_str(path);
-	printf(",\"size\":%zu,\"version\":%u,\"flags\":[%s]", size, img->version,
-	       img->flags & SOCCR_IMAGE_F_LOCKED ? "\"locked\"" : "");
-	printf(",\"save_time\":\"%s\",\"save_time_ns\":%" PRIu64 ",\"hostname\":", when,
-	       img->save_time_ns);
-	json_str(img->hostname);
-	printf(",\"family\":\"%s\",\"v4_mapped\":%s,", img->family == AF_INET ? "inet" : "inet6",
-	       mapped(img) ? "true" : "false");
-	json_endpoint("local", &img->local);
-	putchar(',');
-	json_endpoint("peer", &img->peer);
-	printf(",\"state\":\"%s\",\"state_num\":%u", soccr_tcp_state_name(d->state), d->state);
-	printf(",\"inq_len\":%u,\"inq_seq\":%u,\"outq_len\":%u,\"outq_seq\":%u,\"unsq_len\":%u",
-	       d->inq_len, d->inq_seq, d->outq_len, d->outq_seq, d->unsq_len);
-	printf(",\"opt_mask\":%u,\"options\":[", d->opt_mask);
+	sc_json_object(&j, NULL);
+	sc_json_string(&j, "file", path);
+	sc_json_uint(&j, "size", size);
+	sc_json_uint(&j, "version", img->version);
+	sc_json_array(&j, "flags");
+	if (img->flags & SOCCR_IMAGE_F_LOCKED)
+		sc_json_string(&j, NULL, "locked");
+	sc_json_end_array(&j);
+	sc_json_string(&j, "save_time", when);
+	sc_json_uint(&j, "save_time_ns", img->save_time_ns);
+	sc_json_string(&j, "hostname", img->hostname);
+	sc_json_string(&j, "family", img->family == AF_INET ? "inet" : "inet6");
+	sc_json_bool(&j, "v4_mapped", mapped(img));
+	json_endpoint(&j, "local", &img->local);
+	json_endpoint(&j, "peer", &img->peer);
+	sc_json_string(&j, "state", soccr_tcp_state_name(d->state));
+	sc_json_uint(&j, "state_num", d->state);
+	sc_json_uint(&j, "inq_len", d->inq_len);
+	sc_json_uint(&j, "inq_seq", d->inq_seq);
+	sc_json_uint(&j, "outq_len", d->outq_len);
+	sc_json_uint(&j, "outq_seq", d->outq_seq);
+	sc_json_uint(&j, "unsq_len", d->unsq_len);
+	sc_json_uint(&j, "opt_mask", d->opt_mask);
+	sc_json_array(&j, "options");
 	for (size_t i = 0; i < sizeof(opt_names) / sizeof(opt_names[0]); i++)
-		if (d->opt_mask & opt_names[i].bit) {
-			printf("%s\"%s\"", first ? "" : ",", opt_names[i].name);
-			first = false;
-		}
-	printf("],\"mss_clamp\":%u,\"snd_wscale\":%u,\"rcv_wscale\":%u,\"timestamp\":%u",
-	       d->mss_clamp, d->snd_wscale, d->rcv_wscale, d->timestamp);
-	if (d->flags & SOCCR_FLAGS_WINDOW)
-		printf(",\"window\":{\"snd_wl1\":%u,\"snd_wnd\":%u,\"max_window\":%u,"
-		       "\"rcv_wnd\":%u,\"rcv_wup\":%u}}\n",
-		       d->snd_wl1, d->snd_wnd, d->max_window, d->rcv_wnd, d->rcv_wup);
-	else
-		printf(",\"window\":null}\n");
+		if (d->opt_mask & opt_names[i].bit)
+			sc_json_string(&j, NULL, opt_names[i].name);
+	sc_json_end_array(&j);
+	sc_json_uint(&j, "mss_clamp", d->mss_clamp);
+	sc_json_uint(&j, "snd_wscale", d->snd_wscale);
+	sc_json_uint(&j, "rcv_wscale", d->rcv_wscale);
+	sc_json_uint(&j, "timestamp", d->timestamp);
+	if (d->flags & SOCCR_FLAGS_WINDOW) {
+		sc_json_object(&j, "window");
+		sc_json_uint(&j, "snd_wl1", d->snd_wl1);
+		sc_json_uint(&j, "snd_wnd", d->snd_wnd);
+		sc_json_uint(&j, "max_window", d->max_window);
+		sc_json_uint(&j, "rcv_wnd", d->rcv_wnd);
+		sc_json_uint(&j, "rcv_wup", d->rcv_wup);
+		sc_json_end_object(&j);
+	} else {
+		sc_json_null(&j, "window");
+	}
+	sc_json_end_object(&j);
+	text = sc_json_take(&j);
+	if (!text) {
+		cli_err("show: out of memory");
+		return EXIT_FAIL;
+	}
+	puts(text);
+	free(text);
+	return EXIT_OK;
 }
 
 int cmd_show(int argc, char **argv)
@@ -176,6 +187,7 @@ int cmd_show(int argc, char **argv)
 	struct soccr_image img;
 	bool json = false;
 	char err[512];
+	size_t size;
 	int c, ret;
 
 	opterr = 0;
@@ -201,12 +213,12 @@ int cmd_show(int argc, char **argv)
 		cli_err("show: %s", err);
 		return cli_image_status(ret);
 	}
+	size = SOCCR_IMAGE_MIN_SIZE + (size_t)img.data.inq_len + img.data.outq_len;
+	ret = EXIT_OK;
 	if (json)
-		print_json(argv[optind], &img, SOCCR_IMAGE_MIN_SIZE + (size_t)img.data.inq_len +
-						       img.data.outq_len);
+		ret = print_json(argv[optind], &img, size);
 	else
-		print_text(argv[optind], &img, SOCCR_IMAGE_MIN_SIZE + (size_t)img.data.inq_len +
-						       img.data.outq_len);
+		print_text(argv[optind], &img, size);
 	soccr_image_free(&img);
-	return EXIT_OK;
+	return ret;
 }
