@@ -15,6 +15,9 @@
  * bypass program per (network namespace, device), one rtnetlink socket per
  * namespace, kept until soccr_session_close(). Its descriptors are
  * O_CLOEXEC; they stay open in the caller as long as the session does.
+ * Restores sharing a session take turns for their injections (a lock is
+ * held from a restore's first injected segment to its end): threads that
+ * restore in parallel each use a session of their own.
  */
 #ifndef SOCCR_RESTORE_H
 #define SOCCR_RESTORE_H
