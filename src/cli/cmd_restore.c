@@ -222,12 +222,21 @@ static int run_cmd(int sk, char **cmd, struct golive *g)
 		return EXIT_USAGE;
 	}
 	if (mode == 'T') {
-		/* Wait for the stop that follows the exec, then let CMD go with a live socket. */
-		while (waitpid(pid, &st, 0) < 0)
-			if (errno != EINTR) {
-				cli_err("restore: waitpid: %m");
-				return EXIT_FAIL;
-			}
+		/*
+		 * Wait for the SIGTRAP stop that follows the exec, then let CMD go
+		 * with a live socket. A signal that reached the child meanwhile is
+		 * passed on to it.
+		 */
+		for (;;) {
+			while (waitpid(pid, &st, 0) < 0)
+				if (errno != EINTR) {
+					cli_err("restore: waitpid: %m");
+					return EXIT_FAIL;
+				}
+			if (!WIFSTOPPED(st) || WSTOPSIG(st) == SIGTRAP)
+				break;
+			ptrace(PTRACE_CONT, pid, NULL, (void *)(long)WSTOPSIG(st));
+		}
 		if (WIFSTOPPED(st)) {
 			go_live(g);
 			ptrace(PTRACE_DETACH, pid, NULL, NULL);
