@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,6 +46,19 @@ static int activated_fd(void)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
+	/*
+	 * `soccr restore -- CMD` hands the socket over live: out of repair mode
+	 * before CMD's first instruction. Checked here, first thing.
+	 */
+	{
+		int repair = -1;
+		socklen_t len = sizeof(repair);
+
+		if (getsockopt(3, IPPROTO_TCP, TCP_REPAIR, &repair, &len) || repair != 0) {
+			fprintf(stderr, "echo_server: fd 3 is still in repair mode (%d)\n", repair);
+			exit(1);
+		}
+	}
 	return 3;
 }
 
