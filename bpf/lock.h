@@ -14,13 +14,45 @@
 #define SOCCR_LOCK_FAM_V6 6
 
 /*
- * Room for 131072 locked flows (2^17), above the 100,000 a batch must hold.
- * The hash map is preallocated: batch updates run about twice as fast as
- * with BPF_F_NO_PREALLOC (no allocation per flow), at the price of kernel
- * memory held while the lock exists: about 128 bytes per entry (element
- * header, 40-byte key, 40-byte value) plus the buckets, some 18 MiB in all.
+ * Room for 131072 locked flows (2^17), above the 100,000 a batch must hold,
+ * without holding the memory of 131072 while few flows are locked: the flows
+ * live in up to SOCCR_LOCK_SLOTS preallocated hash maps ("slots") of growing
+ * size, made one after the other as the earlier ones fill (slot k exists only
+ * once slot k-1 does). An empty lock has no slot; 100 flows cost slot 0 (about
+ * 150 KiB); the five slots hold 152,576 flows (about 22 MiB). Preallocated, as
+ * batch updates run about twice as fast as with BPF_F_NO_PREALLOC.
  */
 #define SOCCR_LOCK_MAX_FLOWS 131072
+#define SOCCR_LOCK_SLOTS     5
+#define SOCCR_LOCK_SLOT_SIZES {1024, 4096, 16384, 65536, 65536}
+/* Slot 0's size, also the template the slots map is made with (hash slots may differ in size). */
+#define SOCCR_LOCK_SLOT0_SIZE 1024
+
+/*
+ * The layout of the lock's objects (program, slots, meta map, key, value,
+ * this config). A pinned or attached lock of another layout is reported, not
+ * used. Layout 1 (no config, one "flows" map of 131072 entries) came before.
+ */
+#define SOCCR_LOCK_LAYOUT 2
+
+/* The program's read-only configuration (its .rodata holds only this). */
+struct soccr_lock_cfg {
+	__u32 layout;		/* SOCCR_LOCK_LAYOUT */
+	__u32 pass_mark;
+	__u32 count_marked;	/* 0: SOCCR_LOCK_NO_MARK_COUNT */
+	__u32 pad;
+};
+
+/*
+ * The lock's one writable word of state for user space (map "soccr_meta",
+ * one entry, bound to the program without being read by it).
+ */
+struct soccr_lock_meta {
+	__u32 flags;		/* SOCCR_LOCK_META_* */
+	__u32 pad;
+};
+/* Attached by a command for its own use (soccr save): detached again when it holds no flow. */
+#define SOCCR_LOCK_META_AUTO 0x1
 
 /* The default pass mark: SOCCR_MARK of <soccr/soccr.h> (checked by src/lock/lk.h). */
 #define SOCCR_LOCK_DEFAULT_MARK 0xC114

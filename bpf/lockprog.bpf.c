@@ -50,21 +50,43 @@ struct ip6_frag_hdr {
 	__be32 id;
 };
 
-/* Set by the loader before load (read-only once loaded). */
-const volatile __u32 pass_mark = SOCCR_LOCK_DEFAULT_MARK;
 /*
- * 0 (SOCCR_LOCK_NO_MARK_COUNT): a packet with the pass mark goes on at once,
+ * Set by the loader before load (read-only once loaded). count_marked 0
+ * (SOCCR_LOCK_NO_MARK_COUNT): a packet with the pass mark goes on at once,
  * without parsing or lookup, so it costs about what an empty program does,
- * and the per-flow passed counters stay 0.
+ * and the per-flow passed counters stay 0. The user side reads it back from
+ * the program's .rodata to learn a found lock's layout and pass mark.
  */
-const volatile __u8 count_marked = 1;
+const volatile struct soccr_lock_cfg cfg = {
+	.layout = SOCCR_LOCK_LAYOUT,
+	.pass_mark = SOCCR_LOCK_DEFAULT_MARK,
+	.count_marked = 1,
+};
 
-struct {
+/* One slot of locked flows; the real slots are made by user space, of growing size. */
+struct soccr_lock_slot {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SOCCR_LOCK_MAX_FLOWS);
-	__type(key, struct soccr_lock_key);
-	__type(value, struct soccr_lock_val);
-} soccr_flows SEC(".maps");
+	__uint(max_entries, SOCCR_LOCK_SLOT0_SIZE);
+	/* Sizes, not __type(): clang leaves types reached only this deep as forward declarations. */
+	__uint(key_size, sizeof(struct soccr_lock_key));
+	__uint(value_size, sizeof(struct soccr_lock_val));
+};
+
+/* Slot number -> slot map. A hash of maps so that user space can add a slot only if absent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, SOCCR_LOCK_SLOTS);
+	__type(key, __u32);
+	__array(values, struct soccr_lock_slot);
+} soccr_slots SEC(".maps");
+
+/* User space's state word (struct soccr_lock_meta); never read here, bound by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct soccr_lock_meta);
+} soccr_meta SEC(".maps");
 
 enum { PARSE_PASS = 0, PARSE_TCP = 1, PARSE_SHORT = 2 };
 
@@ -196,6 +218,24 @@ static __always_inline int parse(struct __sk_buff *skb, struct soccr_lock_key *k
 	return PARSE_TCP;
 }
 
+/* The flow's counters in the first slot holding it; slots exist in order, the first gap ends them. */
+static __always_inline struct soccr_lock_val *find_flow(const struct soccr_lock_key *key)
+{
+#pragma unroll
+	for (__u32 i = 0; i < SOCCR_LOCK_SLOTS; i++) {
+		__u32 n = i;
+		void *slot = bpf_map_lookup_elem(&soccr_slots, &n);
+		struct soccr_lock_val *val;
+
+		if (!slot)
+			return NULL;
+		val = bpf_map_lookup_elem(slot, key);
+		if (val)
+			return val;
+	}
+	return NULL;
+}
+
 SEC("tc")
 int soccr_lock(struct __sk_buff *skb)
 {
@@ -203,7 +243,7 @@ int soccr_lock(struct __sk_buff *skb)
 	struct soccr_lock_val *val;
 	int from = 0, ret;
 
-	if (!count_marked && skb->mark == pass_mark)
+	if (!cfg.count_marked && skb->mark == cfg.pass_mark)
 		return TC_ACT_UNSPEC;
 	ret = parse(skb, &key, &from);
 	if (ret == PARSE_SHORT) {
@@ -219,10 +259,10 @@ int soccr_lock(struct __sk_buff *skb)
 	if (ret != PARSE_TCP)
 		return TC_ACT_UNSPEC;
 
-	val = bpf_map_lookup_elem(&soccr_flows, &key);
+	val = find_flow(&key);
 	if (!val)
 		return TC_ACT_UNSPEC;
-	if (skb->mark == pass_mark) {
+	if (skb->mark == cfg.pass_mark) {
 		__sync_fetch_and_add(from ? &val->passed[1] : &val->passed[0], 1);
 		return TC_ACT_UNSPEC;
 	}

@@ -61,6 +61,15 @@ struct soccr_bpf_env {
 SOCCR_HIDDEN void sc_bpf_env_enter(struct soccr_bpf_env *env, bool quiet);
 SOCCR_HIDDEN void sc_bpf_env_leave(struct soccr_bpf_env *env);
 
+/* UAPI values newer than the build host's headers may know (linux/bpf.h, 6.6). */
+#define SC_BPF_TCX_INGRESS 46
+#define SC_BPF_TCX_EGRESS  47
+#define SC_BPF_F_BEFORE	   (1U << 3)
+/* SOCCR_NO_TCX=1 (secure_getenv): use the classic clsact filters even where tcx exists. */
+SOCCR_HIDDEN bool sc_tcx_forced_off(void);
+/* What a kernel without tcx answers to a BPF_TCX_* attach type. */
+SOCCR_HIDDEN bool sc_tcx_unavailable(int err);
+
 /*
  * Open path for writing a file for the user (a pcap capture): created 0600,
  * never through a symbolic link, only a regular file the caller owns

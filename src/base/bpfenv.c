@@ -10,7 +10,9 @@
  * a program, messages of the caller's own libbpf calls in other threads
  * come to our log too. Nothing else can be done with libbpf 1.1.
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -57,4 +59,16 @@ void sc_bpf_env_leave(struct soccr_bpf_env *env)
 	if (env->have_memlock && !getrlimit(RLIMIT_MEMLOCK, &now) &&
 	    (now.rlim_cur != env->memlock.rlim_cur || now.rlim_max != env->memlock.rlim_max))
 		setrlimit(RLIMIT_MEMLOCK, &env->memlock);
+}
+
+bool sc_tcx_forced_off(void)
+{
+	const char *env = secure_getenv("SOCCR_NO_TCX");
+
+	return env && *env && strcmp(env, "0");
+}
+
+bool sc_tcx_unavailable(int err)
+{
+	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -E2BIG;
 }

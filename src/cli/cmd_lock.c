@@ -26,18 +26,25 @@ static void usage(FILE *f)
 		"usage: soccr lock [--pin-dir DIR] [-v] COMMAND\n"
 		"\n"
 		"  attach [--dev IFACE]... [--no-mark-count]\n"
-		"                                 attach the lock at tc ingress+egress (default:\n"
-		"                                 every UP interface of this netns, lo included);\n"
-		"                                 --no-mark-count, when the lock is first made:\n"
-		"                                 marked packets pass at once, uncounted (cheaper)\n"
-		"  add SADDR:SPORT DADDR:DPORT    lock a TCP flow (both directions)\n"
+		"                                 attach the lock at ingress+egress (tcx, else a\n"
+		"                                 clsact filter; default: every UP interface of\n"
+		"                                 this netns, lo included); --no-mark-count, when\n"
+		"                                 the lock is made: marked packets pass at once,\n"
+		"                                 uncounted (cheaper)\n"
+		"  add [--attach] SADDR:SPORT DADDR:DPORT\n"
+		"                                 lock a TCP flow (both directions); --attach:\n"
+		"                                 attach the lock first if it is not\n"
 		"  del SADDR:SPORT DADDR:DPORT    unlock it\n"
 		"  list [--json]                  locked flows with drop/pass counters\n"
-		"  detach                         remove our filters (this netns) and the pins\n"
+		"  status [--json]                where the lock is attached, what it holds, and\n"
+		"                                 whether its objects agree (exit 1 if not, or none)\n"
+		"  detach                         remove the lock of this netns\n"
 		"\n"
-		"Addresses: 1.2.3.4:80 or [fd00::1]:80. State is pinned under --pin-dir\n"
-		"(default: $SOCCR_PIN_DIR, else " SOCCR_LOCK_PIN_DIR ").\n"
-		"Packets carrying mark %#x pass the lock.\n"
+		"One lock per network namespace, found on its devices: the commands act on the\n"
+		"lock of the namespace they run in (ip netns exec, nsenter --net). add, del and\n"
+		"list fail when no lock is attached there. --pin-dir DIR (or $SOCCR_PIN_DIR)\n"
+		"names a lock pinned in DIR instead, to share one lock between namespaces.\n"
+		"Addresses: 1.2.3.4:80 or [fd00::1]:80. Packets carrying mark %#x pass the lock.\n"
 		CLI_EXIT_HELP,
 		SOCCR_MARK);
 }
@@ -91,12 +98,10 @@ static int do_list(struct soccr_lock *lock, bool json)
 	size_t n = 0;
 	int err = 0;
 
-	if (lock) {
-		err = soccr_lock_list(lock, &e, &n);
-		if (err) {
-			cli_err("lock list: %s", strerror(-err));
-			return EXIT_FAIL;
-		}
+	err = soccr_lock_list(lock, &e, &n);
+	if (err) {
+		cli_err("lock list: %s", strerror(-err));
+		return EXIT_FAIL;
 	}
 	if (json)
 		sc_json_array(&j, NULL);
@@ -138,6 +143,122 @@ static int do_list(struct soccr_lock *lock, bool json)
 	return EXIT_OK;
 }
 
+static const struct {
+	unsigned int bit;
+	const char *code, *text;
+} problems[] = {
+	{SOCCR_LOCK_PB_PIN_ONLY, "pin_only", "pinned, but attached to no device of this netns"},
+	{SOCCR_LOCK_PB_NO_PIN, "no_pin", "attached, but the pin dir does not hold it"},
+	{SOCCR_LOCK_PB_PIN_OTHER, "pin_other", "the pinned program is not the attached one"},
+	{SOCCR_LOCK_PB_LAYOUT, "layout", "made by another soccr version (layout differs)"},
+	{SOCCR_LOCK_PB_MANY, "many", "more than one lock program attached in this netns"},
+	{SOCCR_LOCK_PB_HALF, "half", "a device has the lock at one hook only"},
+};
+
+static void status_json(const struct soccr_lock_status *st)
+{
+	struct sc_json j = {0};
+	char *text;
+
+	sc_json_object(&j, NULL);
+	sc_json_bool(&j, "found", st->found);
+	sc_json_bool(&j, "healthy", st->found && !st->problems);
+	sc_json_uint(&j, "netns_cookie", st->netns_cookie);
+	sc_json_array(&j, "problems");
+	for (size_t i = 0; i < ARRAY_SIZE(problems); i++)
+		if (st->problems & problems[i].bit) {
+			sc_json_object(&j, NULL);
+			sc_json_string(&j, "code", problems[i].code);
+			sc_json_string(&j, "text", problems[i].text);
+			sc_json_end_object(&j);
+		}
+	sc_json_end_array(&j);
+	if (st->found) {
+		sc_json_uint(&j, "prog_id", st->prog_id);
+		sc_json_uint(&j, "layout", st->layout);
+		sc_json_uint(&j, "pass_mark", st->pass_mark);
+		sc_json_bool(&j, "count_marked", !(st->flags & SOCCR_LOCK_NO_MARK_COUNT));
+		sc_json_string(&j, "owner", st->flags & SOCCR_LOCK_AUTO ? "auto" : "user");
+		sc_json_uint(&j, "flows", st->flows);
+		sc_json_uint(&j, "slots", st->slots);
+		sc_json_uint(&j, "capacity", st->capacity);
+		sc_json_uint(&j, "memlock", st->memlock);
+	}
+	if (st->pin_dir[0]) {
+		sc_json_string(&j, "pin_dir", st->pin_dir);
+		sc_json_bool(&j, "pins_visible", st->pins_visible);
+		sc_json_uint(&j, "pinned_prog_id", st->pinned_prog_id);
+	} else {
+		sc_json_null(&j, "pin_dir");
+	}
+	sc_json_array(&j, "hooks");
+	for (size_t i = 0; i < st->nhooks; i++) {
+		sc_json_object(&j, NULL);
+		sc_json_string(&j, "dev", st->hooks[i].ifname);
+		sc_json_uint(&j, "ifindex", (uint64_t)st->hooks[i].ifindex);
+		sc_json_string(&j, "hook", st->hooks[i].egress ? "egress" : "ingress");
+		sc_json_string(&j, "attach", st->hooks[i].tcx ? "tcx" : "clsact");
+		sc_json_uint(&j, "prog_id", st->hooks[i].prog_id);
+		sc_json_end_object(&j);
+	}
+	sc_json_end_array(&j);
+	sc_json_end_object(&j);
+	text = sc_json_take(&j);
+	if (text)
+		puts(text);
+	free(text);
+}
+
+static void status_text(const struct soccr_lock_status *st)
+{
+	if (!st->found) {
+		printf("no lock in this network namespace%s%s\n", st->pin_dir[0] ? " nor in " : "",
+		       st->pin_dir);
+		return;
+	}
+	printf("lock: prog id %u, layout %u, %s, pass mark %#x%s\n", st->prog_id, st->layout,
+	       st->nhooks ? "attached" : "not attached", st->pass_mark,
+	       st->flags & SOCCR_LOCK_NO_MARK_COUNT ? " (uncounted)" : "");
+	printf("owner: %s\n", st->flags & SOCCR_LOCK_AUTO ?
+	       "auto (soccr save attached it; detached with its last flow)" : "user");
+	printf("flows: %zu (%zu slot%s, room for %zu), kernel memory %" PRIu64 " KiB\n",
+	       st->flows, st->slots, st->slots == 1 ? "" : "s", st->capacity, st->memlock / 1024);
+	for (size_t i = 0; i < st->nhooks; i++)
+		printf("hook: %s %s %s prog id %u\n", st->hooks[i].ifname,
+		       st->hooks[i].egress ? "egress" : "ingress", st->hooks[i].tcx ? "tcx" : "clsact",
+		       st->hooks[i].prog_id);
+	if (st->pin_dir[0])
+		printf("pin: %s: %s\n", st->pin_dir,
+		       !st->pins_visible ? "not visible here (no bpffs)" :
+		       st->pinned_prog_id ? "holds the program" : "empty");
+	else
+		printf("pin: none (the namespace's lock)\n");
+	for (size_t i = 0; i < ARRAY_SIZE(problems); i++)
+		if (st->problems & problems[i].bit)
+			printf("problem: %s: %s\n", problems[i].code, problems[i].text);
+	if (st->problems)
+		printf("repair: 'soccr lock detach' then 'soccr lock attach' (flows must be added "
+		       "again)\n");
+}
+
+static int do_status(const struct soccr_lock_opts *opts, bool json)
+{
+	struct soccr_lock_status st = {.sz = sizeof(st)};
+	int err = soccr_lock_status(opts, &st);
+
+	if (err) {
+		cli_err("lock status: %s", cli_why(strerror(-err)));
+		return EXIT_FAIL;
+	}
+	if (json)
+		status_json(&st);
+	else
+		status_text(&st);
+	err = st.found && !st.problems ? EXIT_OK : EXIT_FAIL;
+	soccr_lock_status_free(&st);
+	return err;
+}
+
 int cmd_lock(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -145,6 +266,7 @@ int cmd_lock(int argc, char **argv)
 		{ "dev", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-mark-count", no_argument, NULL, 'M' },
+		{ "attach", no_argument, NULL, 'A' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -153,12 +275,12 @@ int cmd_lock(int argc, char **argv)
 	const char *devs[MAX_DEVS], *sub, **args;
 	struct soccr_lock *lock = NULL;
 	int c, ndev = 0, nargs, err, ret = EXIT_FAIL;
-	bool json = false;
+	bool json = false, and_attach = false;
 	struct soccr_flow flow;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:d:jMvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:d:jMAvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			opts.pin_dir = optarg;
@@ -175,6 +297,9 @@ int cmd_lock(int argc, char **argv)
 			break;
 		case 'M':
 			opts.flags |= SOCCR_LOCK_NO_MARK_COUNT;
+			break;
+		case 'A':
+			and_attach = true;
 			break;
 		case 'v':
 			debug = true;
@@ -195,8 +320,12 @@ int cmd_lock(int argc, char **argv)
 		cli_err("lock: --dev goes with 'attach' only");
 		return EXIT_USAGE;
 	}
-	if (json && strcmp(sub, "list")) {
-		cli_err("lock: --json goes with 'list' only");
+	if (json && strcmp(sub, "list") && strcmp(sub, "status")) {
+		cli_err("lock: --json goes with 'list' and 'status' only");
+		return EXIT_USAGE;
+	}
+	if (and_attach && strcmp(sub, "add")) {
+		cli_err("lock: --attach goes with 'add' only");
 		return EXIT_USAGE;
 	}
 	if ((opts.flags & SOCCR_LOCK_NO_MARK_COUNT) && strcmp(sub, "attach")) {
@@ -210,7 +339,8 @@ int cmd_lock(int argc, char **argv)
 		}
 		if (flow_arg(args[0], args[1], &flow))
 			return EXIT_USAGE;
-	} else if (!strcmp(sub, "attach") || !strcmp(sub, "list") || !strcmp(sub, "detach")) {
+	} else if (!strcmp(sub, "attach") || !strcmp(sub, "list") || !strcmp(sub, "detach") ||
+		   !strcmp(sub, "status")) {
 		if (nargs) {
 			cli_err("lock %s: unexpected argument '%s'", sub, args[0]);
 			return EXIT_USAGE;
@@ -234,19 +364,39 @@ int cmd_lock(int argc, char **argv)
 	/* Also libbpf's messages, with -v or SOCCR_DEBUG=1. */
 	cli_setup_log(debug);
 
-	/* Reading or removing a lock must not create one. */
-	if (!strcmp(sub, "list") || !strcmp(sub, "del"))
-		opts.flags |= SOCCR_LOCK_NO_CREATE;
-	err = soccr_lock_open(&opts, &lock);
-	if (err == -ENOENT && (opts.flags & SOCCR_LOCK_NO_CREATE)) {
-		/* No lock at all: nothing locked, nothing to delete. */
-		if (!strcmp(sub, "list"))
-			return do_list(NULL, json);
+	if (!strcmp(sub, "status"))
+		return do_status(&opts, json);
+	if (!strcmp(sub, "detach")) {
+		/* Without a handle: a lock of another layout or a doubled one goes too. */
+		err = soccr_lock_detach_netns(&opts);
+		if (err) {
+			cli_err("lock detach: %s", cli_why(strerror(-err)));
+			return EXIT_FAIL;
+		}
 		return EXIT_OK;
 	}
+	/*
+	 * Reading or removing flows must neither create a lock nor act on one
+	 * that drops nothing here (a silent no-op): the namespace's lock must be
+	 * attached; a named pin dir's lock must exist.
+	 */
+	if (strcmp(sub, "attach") && !and_attach)
+		opts.flags |= opts.pin_dir || getenv("SOCCR_PIN_DIR") ? SOCCR_LOCK_NO_CREATE
+								    : SOCCR_LOCK_ATTACHED;
+	err = soccr_lock_open(&opts, &lock);
+	if (err == -ENOENT && (opts.flags & (SOCCR_LOCK_NO_CREATE | SOCCR_LOCK_ATTACHED))) {
+		if (opts.flags & SOCCR_LOCK_ATTACHED)
+			cli_err("lock %s: no lock is attached in this network namespace: run "
+				"'soccr lock attach' first%s", sub,
+				!strcmp(sub, "add") ? " (or 'soccr lock add --attach')" : "");
+		else
+			cli_err("lock %s: no lock pinned in %s: run 'soccr lock --pin-dir %s attach' "
+				"first", sub, opts.pin_dir ? opts.pin_dir : getenv("SOCCR_PIN_DIR"),
+				opts.pin_dir ? opts.pin_dir : getenv("SOCCR_PIN_DIR"));
+		return EXIT_FAIL;
+	}
 	if (err) {
-		cli_err("lock %s: open the lock in %s: %s", sub,
-			opts.pin_dir ? opts.pin_dir : "the default pin dir", strerror(-err));
+		cli_err("lock %s: open the lock: %s", sub, cli_why(strerror(-err)));
 		return EXIT_FAIL;
 	}
 
@@ -266,21 +416,21 @@ int cmd_lock(int argc, char **argv)
 			cli_err("lock add %s %s: %s", args[0], args[1], strerror(-err));
 			goto out;
 		}
+		/* Flow first, then the attach (a racing idle-detach sees the flow). */
+		err = and_attach ? soccr_lock_attach_all(lock) : 0;
+		if (err) {
+			cli_err("lock add --attach: %s (the flow is in the lock)", strerror(-err));
+			goto out;
+		}
 	} else if (!strcmp(sub, "del")) {
 		err = soccr_lock_del(lock, &flow);
 		if (err) {
 			cli_err("lock del %s %s: %s", args[0], args[1], strerror(-err));
 			goto out;
 		}
-	} else if (!strcmp(sub, "list")) {
+	} else {
 		ret = do_list(lock, json);
 		goto out;
-	} else {
-		err = soccr_lock_detach(lock);
-		if (err) {
-			cli_err("lock detach: %s", strerror(-err));
-			goto out;
-		}
 	}
 	ret = EXIT_OK;
 out:

@@ -44,8 +44,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: soccr restore -i IMAGE [--no-unlock] [--pin-dir DIR] [--verify] [--pcap FILE]\n"
-		"                     [-v] [-- CMD [ARG]...]\n"
+		"usage: soccr restore -i IMAGE [--no-unlock] [--keep-lock] [--pin-dir DIR] [--verify]\n"
+		"                     [--pcap FILE] [-v] [-- CMD [ARG]...]\n"
 		"\n"
 		"Restore the TCP connection saved in IMAGE in this network namespace (the local\n"
 		"address must be configured here). If it was locked at save, the flow is unlocked\n"
@@ -56,6 +56,8 @@ static void usage(FILE *f)
 		"\n"
 		"  -i, --image IMAGE  the image written by 'soccr save'\n"
 		"      --no-unlock    leave the flow locked\n"
+		"      --keep-lock    keep the lock attached, even when 'soccr save' attached it and\n"
+		"                     no flow is left in it (by default it is then detached)\n"
 		"      --pin-dir DIR  bpffs directory of the lock (default $SOCCR_PIN_DIR, else\n"
 		"                     " SOCCR_LOCK_PIN_DIR ")\n"
 		"      --verify       prove each segment the restore injects (half-closed states)\n"
@@ -83,7 +85,7 @@ struct golive {
 	int fd; /* the restored socket (the handle's) */
 	const struct soccr_image *img;
 	FILE *report;
-	bool done, unlocked, unlock_failed;
+	bool done, unlocked, unlock_failed, keep_lock, detached;
 };
 
 static char *fmt_addr(const union libsoccr_addr *a, char *buf, size_t len);
@@ -112,6 +114,14 @@ static void go_live(struct golive *g)
 				cli_why(strerror(-ret)));
 		else
 			g->unlocked = true;
+		/* A lock that soccr save attached for its own use goes with its last flow. */
+		if (g->unlocked && !g->keep_lock) {
+			ret = soccr_lock_detach_idle(g->lock);
+			g->detached = ret == 1;
+			if (ret < 0)
+				cli_err("restore: detach the idle lock: %s (the flow is unlocked)",
+					cli_why(strerror(-ret)));
+		}
 	}
 	memset(&ti, 0, sizeof(ti));
 	getsockopt(g->fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
@@ -119,6 +129,7 @@ static void go_live(struct golive *g)
 		fmt_addr(&g->img->local, l, sizeof(l)), fmt_addr(&g->img->peer, p, sizeof(p)),
 		soccr_tcp_state_name(ti.tcpi_state), g->img->data.inq_len, g->img->data.outq_len,
 		g->img->data.unsq_len,
+		g->detached ? "; flow unlocked, lock detached (no flow left)" :
 		g->unlocked ? "; flow unlocked" :
 		(g->img->flags & SOCCR_IMAGE_F_LOCKED) ? "; flow still locked" : "");
 	fflush(g->report);
@@ -288,7 +299,9 @@ static bool same_flow(const struct soccr_flow *a, const struct soccr_flow *b)
 static int open_lock(const struct soccr_image *img, const char *pin_dir, struct soccr_lock **lock,
 		     struct soccr_flow *flow)
 {
-	struct soccr_lock_opts lopts = { .sz = sizeof(lopts), .pin_dir = pin_dir };
+	/* Only a lock that drops packets here: unlocking in another would be a silent no-op. */
+	struct soccr_lock_opts lopts = { .sz = sizeof(lopts), .pin_dir = pin_dir,
+					 .flags = SOCCR_LOCK_ATTACHED };
 	struct soccr_lock_entry *e = NULL;
 	bool found = false;
 	size_t n = 0;
@@ -300,6 +313,12 @@ static int open_lock(const struct soccr_image *img, const char *pin_dir, struct 
 		return EXIT_USAGE;
 	}
 	ret = soccr_lock_open(&lopts, lock);
+	if (ret == -ENOENT) {
+		cli_err("restore: the image's flow was locked at save, and no lock is attached in "
+			"this network namespace%s ('soccr lock status'; --no-unlock to go on)",
+			pin_dir ? " with that --pin-dir" : "");
+		return EXIT_FAIL;
+	}
 	if (!ret)
 		ret = soccr_lock_list(*lock, &e, &n);
 	if (ret) {
@@ -310,10 +329,8 @@ static int open_lock(const struct soccr_image *img, const char *pin_dir, struct 
 		found = same_flow(&e[i].flow, flow);
 	free(e);
 	if (!found) {
-		cli_err("restore: the image's flow is not locked in %s (another --pin-dir or "
-			"bpffs? use 'nsenter --net', not 'ip netns exec'; --no-unlock to go on)",
-			pin_dir ? pin_dir : getenv("SOCCR_PIN_DIR") ? getenv("SOCCR_PIN_DIR") :
-			SOCCR_LOCK_PIN_DIR);
+		cli_err("restore: the image's flow is not locked in this network namespace's lock "
+			"(restoring in another namespace than the lock's? --no-unlock to go on)");
 		return EXIT_FAIL;
 	}
 	return 0;
@@ -353,10 +370,11 @@ static int verdicts(struct soccr_verifier *ver, bool print, FILE *f)
 
 int cmd_restore(int argc, char **argv)
 {
-	enum { OPT_NO_UNLOCK = 256, OPT_PIN_DIR, OPT_VERIFY, OPT_PCAP };
+	enum { OPT_NO_UNLOCK = 256, OPT_PIN_DIR, OPT_VERIFY, OPT_PCAP, OPT_KEEP_LOCK };
 	static const struct option longopts[] = {
 		{ "image", required_argument, NULL, 'i' },
 		{ "no-unlock", no_argument, NULL, OPT_NO_UNLOCK },
+		{ "keep-lock", no_argument, NULL, OPT_KEEP_LOCK },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "pcap", required_argument, NULL, OPT_PCAP },
@@ -365,7 +383,7 @@ int cmd_restore(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *pin_dir = NULL, *pcap = NULL;
-	bool no_unlock = false, verify = false, verbose = false;
+	bool no_unlock = false, keep_lock = false, verify = false, verbose = false;
 	bool unlock_failed = false;
 	struct golive g = {0};
 	struct soccr_lock *lock = NULL;
@@ -391,6 +409,9 @@ int cmd_restore(int argc, char **argv)
 		case 'i':
 			if (cli_once("restore", "-i", &path, optarg))
 				return EXIT_USAGE;
+			break;
+		case OPT_KEEP_LOCK:
+			keep_lock = true;
 			break;
 		case OPT_NO_UNLOCK:
 			no_unlock = true;
@@ -535,6 +556,7 @@ int cmd_restore(int argc, char **argv)
 	g.sk = sk;
 	g.fd = fd;
 	g.lock = lock;
+	g.keep_lock = keep_lock;
 	g.flow = flow;
 	g.img = &img;
 	g.report = report;

@@ -216,7 +216,8 @@ int cmd_save(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct soccr_lock_opts lopts = { .sz = sizeof(lopts) };
+	/* SOCCR_LOCK_AUTO: a lock this save attaches goes again with its last flow (restore). */
+	struct soccr_lock_opts lopts = { .sz = sizeof(lopts), .flags = SOCCR_LOCK_AUTO };
 	struct sockaddr_storage local, peer;
 	struct libsoccr_sk *sk = NULL;
 	struct soccr_lock *lock = NULL;
@@ -330,16 +331,17 @@ int cmd_save(int argc, char **argv)
 		if (!ret)
 			ret = soccr_lock_open(&lopts, &lock);
 		if (!ret)
-			ret = soccr_lock_attach_all(lock);
-		if (!ret)
 			was_locked = flow_locked(lock, &flow);
+		/* The flow first, then the attach: a restore's idle-detach in between sees it. */
 		if (!ret)
 			ret = soccr_lock_add(lock, &flow);
+		locked = !ret && !was_locked;
+		if (!ret)
+			ret = soccr_lock_attach_all(lock);
 		if (ret) {
 			cli_err("save: lock the flow: %s", cli_why(strerror(-ret)));
 			goto out;
 		}
-		locked = !was_locked;
 	}
 
 	sk = libsoccr_pause(fd);
@@ -399,6 +401,8 @@ out:
 		libsoccr_release(sk);
 	if (locked && soccr_lock_del(lock, &flow))
 		cli_err("save: unlock the flow after the failure: the flow stays locked");
+	else if (locked)
+		soccr_lock_detach_idle(lock); /* a lock this save attached, now empty */
 	soccr_lock_close(lock);
 	soccr_image_free(&img);
 	if (fd >= 0)

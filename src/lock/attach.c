@@ -1,15 +1,33 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The lock at tc: attached to a device's ingress and egress (clsact), found there, detached. */
+/*
+ * The lock at the devices: attached at ingress and egress as tcx programs
+ * where the kernel has tcx (6.6), else as classic clsact filters; found
+ * there (the source of truth for "the lock of this network namespace"),
+ * detached.
+ *
+ * tcx attachments are made with BPF_PROG_ATTACH, not as links: a link lives
+ * only as long as an fd or a pin holds it, and the pin would go with the
+ * private bpffs of `ip netns exec`; a program attachment stays until it is
+ * detached or the device goes, as a classic filter does.
+ */
 #include "lock/lk.h"
 
-/* ---- tc attachment ------------------------------------------------------------------ */
-
-static const char *hook_name(enum bpf_tc_attach_point point)
+static const char *hook_name(bool egress)
 {
-	return point == BPF_TC_INGRESS ? "ingress" : "egress";
+	return egress ? "egress" : "ingress";
 }
 
-/* Is the program with this id a soccr lock (ours, or one whose pins were lost)? */
+static __u32 tcx_type(bool egress)
+{
+	return egress ? SC_BPF_TCX_EGRESS : SC_BPF_TCX_INGRESS;
+}
+
+static __u32 hook_parent(bool egress)
+{
+	return TC_H_MAKE(TC_H_CLSACT, egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
+}
+
+/* Is the program with this id a soccr lock (any layout)? */
 static bool is_lock_prog(__u32 id)
 {
 	__u32 found;
@@ -23,9 +41,13 @@ static bool is_lock_prog(__u32 id)
 	return ret;
 }
 
+/* ---- what a hook holds ------------------------------------------------------------- */
+
 struct hook_scan {
-	int filters; /* netlink filter entries on the hook (0: none left) */
-	__u32 ours;  /* id of the bpf program at our handle+priority, 0 if none */
+	int filters;	    /* classic filters on the hook (0: none left) */
+	__u32 classic;	    /* id of the bpf program at our handle+priority, 0 if none */
+	__u32 tcx[8];	    /* soccr lock programs among the tcx ones */
+	int ntcx;
 };
 
 /* One filter of the dump: count it; note the program id at our handle+priority. */
@@ -51,40 +73,175 @@ static int scan_filter_cb(const struct nlmsghdr *nh, void *ctx)
 		return 0;
 	sc_nl_parse(RTA_DATA(tb[TCA_OPTIONS]), RTA_PAYLOAD(tb[TCA_OPTIONS]), opt, TCA_BPF_MAX);
 	if (opt[TCA_BPF_ID] && RTA_PAYLOAD(opt[TCA_BPF_ID]) >= sizeof(__u32))
-		memcpy(&hs->ours, RTA_DATA(opt[TCA_BPF_ID]), sizeof(hs->ours));
+		memcpy(&hs->classic, RTA_DATA(opt[TCA_BPF_ID]), sizeof(hs->classic));
 	return 0;
 }
 
-/* Dump tc objects (RTM_GETTFILTER, RTM_GETQDISC) of a device through the shared netlink code. */
-static int tc_dump(__u16 type, int ifindex, __u32 parent, sc_nl_cb cb, void *ctx)
+/* Dump tc objects (RTM_GETTFILTER, RTM_GETQDISC) of a device on the netlink socket nl. */
+static int tc_dump(int nl, __u16 type, int ifindex, __u32 parent, sc_nl_cb cb, void *ctx)
 {
 	struct sc_nl_req req;
 	struct tcmsg *tc;
-	int fd, err;
+	int err;
 
-	fd = sc_nl_open(NETLINK_ROUTE);
-	if (fd < 0)
-		return fd;
 	tc = sc_nl_init(&req, type, NLM_F_DUMP, sizeof(*tc));
 	tc->tcm_family = AF_UNSPEC;
 	tc->tcm_ifindex = ifindex;
 	tc->tcm_parent = parent;
-	err = sc_nl_talk(fd, &req, cb, ctx);
-	close(fd);
-	return err < 0 ? err : 0;
+	err = sc_nl_talk(nl, &req, cb, ctx);
+	/* No clsact on the device: no filter. */
+	return err == -EINVAL || err == -ENOENT ? 0 : err < 0 ? err : 0;
 }
 
 /*
- * Which filters one clsact hook has: how many, and which program sits at
- * our handle+priority. We read the dump ourselves rather than calling
- * bpf_tc_query(): libbpf prints the kernel's complaint as a warning whenever
- * the answer is "not there", which is our common case.
+ * What one hook holds: classic filters (how many, which program at our
+ * handle+priority) and the soccr lock programs attached through tcx. We read
+ * the dump ourselves rather than calling bpf_tc_query(): libbpf prints the
+ * kernel's complaint whenever the answer is "not there", our common case.
  */
-static int scan_hook(int ifindex, __u32 parent, struct hook_scan *hs)
+static int scan_hook(int nl, int ifindex, bool egress, struct hook_scan *hs)
 {
+	LIBBPF_OPTS(bpf_prog_query_opts, q);
+	__u32 ids[64];
+	int err;
+
 	memset(hs, 0, sizeof(*hs));
-	return tc_dump(RTM_GETTFILTER, ifindex, parent, scan_filter_cb, hs);
+	err = tc_dump(nl, RTM_GETTFILTER, ifindex, hook_parent(egress), scan_filter_cb, hs);
+	if (err)
+		return err;
+	if (hs->classic && !is_lock_prog(hs->classic))
+		hs->classic = 0;
+	q.prog_ids = ids;
+	q.prog_cnt = ARRAY_SIZE(ids);
+	if (bpf_prog_query_opts(ifindex, tcx_type(egress), &q))
+		return 0; /* no tcx here (kernel before 6.6): nothing attached that way */
+	for (__u32 i = 0; i < q.prog_cnt && i < ARRAY_SIZE(ids); i++)
+		if (is_lock_prog(ids[i]) && hs->ntcx < (int)ARRAY_SIZE(hs->tcx))
+			hs->tcx[hs->ntcx++] = ids[i];
+	return 0;
 }
+
+static bool hook_has(const struct hook_scan *hs, __u32 id)
+{
+	if (hs->classic == id)
+		return true;
+	for (int i = 0; i < hs->ntcx; i++)
+		if (hs->tcx[i] == id)
+			return true;
+	return false;
+}
+
+/* A soccr lock program on the hook other than id (0 if none). */
+static __u32 hook_other(const struct hook_scan *hs, __u32 id)
+{
+	if (hs->classic && hs->classic != id)
+		return hs->classic;
+	for (int i = 0; i < hs->ntcx; i++)
+		if (hs->tcx[i] != id)
+			return hs->tcx[i];
+	return 0;
+}
+
+static int push_hook(struct lk_hook **arr, size_t *n, size_t *cap, const char *ifname,
+		     int ifindex, bool egress, bool tcx, __u32 id)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		struct lk_hook *t = realloc(*arr, c * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		*arr = t;
+		*cap = c;
+	}
+	memset(&(*arr)[*n], 0, sizeof(**arr));
+	snprintf((*arr)[*n].ifname, sizeof((*arr)[*n].ifname), "%s", ifname);
+	(*arr)[*n].ifindex = ifindex;
+	(*arr)[*n].egress = egress;
+	(*arr)[*n].tcx = tcx;
+	(*arr)[*n].prog_id = id;
+	(*n)++;
+	return 0;
+}
+
+/* if_nameindex(), with the error logged. 0 or -errno. */
+static int list_interfaces(struct if_nameindex **ifs)
+{
+	*ifs = if_nameindex();
+	if (*ifs)
+		return 0;
+	pr_perror("lock: list interfaces");
+	return -errno;
+}
+
+int sc_lock_scan(bool first_only, struct lk_hook **hooks, size_t *n)
+{
+	struct if_nameindex *ifs;
+	struct lk_hook *arr = NULL;
+	size_t cnt = 0, cap = 0, nifs = 0;
+	int nl, err;
+
+	*hooks = NULL;
+	*n = 0;
+	err = list_interfaces(&ifs);
+	if (err)
+		return err;
+	nl = sc_nl_open(NETLINK_ROUTE);
+	if (nl < 0) {
+		if_freenameindex(ifs);
+		return nl;
+	}
+	while (ifs[nifs].if_index)
+		nifs++;
+	/* lo first: every lock attached to "all devices" is there, so one look usually does. */
+	for (size_t pass = 0; pass < 2 && !err; pass++) {
+		for (size_t i = 0; i < nifs && !err; i++) {
+			bool lo = !strcmp(ifs[i].if_name, "lo");
+
+			if (lo != (pass == 0))
+				continue;
+			for (int eg = 0; eg < 2 && !err; eg++) {
+				struct hook_scan hs;
+
+				err = scan_hook(nl, (int)ifs[i].if_index, eg, &hs);
+				if (!err && hs.classic)
+					err = push_hook(&arr, &cnt, &cap, ifs[i].if_name,
+							(int)ifs[i].if_index, eg, false, hs.classic);
+				for (int k = 0; !err && k < hs.ntcx; k++)
+					err = push_hook(&arr, &cnt, &cap, ifs[i].if_name,
+							(int)ifs[i].if_index, eg, true, hs.tcx[k]);
+			}
+			if (first_only && cnt)
+				goto out;
+		}
+	}
+out:
+	close(nl);
+	if_freenameindex(ifs);
+	if (err) {
+		free(arr);
+		return err;
+	}
+	*hooks = arr;
+	*n = cnt;
+	return 0;
+}
+
+int sc_lock_attached_here(__u32 prog_id)
+{
+	struct lk_hook *h;
+	size_t n;
+	int err = sc_lock_scan(false, &h, &n), found = 0;
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n && !found; i++)
+		found = h[i].prog_id == prog_id;
+	free(h);
+	return found;
+}
+
+/* ---- clsact ------------------------------------------------------------------------ */
 
 struct clsact_scan {
 	int ifindex;
@@ -111,75 +268,23 @@ static int clsact_cb(const struct nlmsghdr *nh, void *ctx)
 }
 
 /* Does the device have a clsact qdisc? 1, 0, or a negative errno. */
-static int has_clsact(int ifindex)
+static int has_clsact(int nl, int ifindex)
 {
 	struct clsact_scan cs = {.ifindex = ifindex};
-	int err = tc_dump(RTM_GETQDISC, ifindex, 0, clsact_cb, &cs);
+	int err = tc_dump(nl, RTM_GETQDISC, ifindex, 0, clsact_cb, &cs);
 
 	return err ? err : cs.found;
 }
 
-static __u32 hook_parent(enum bpf_tc_attach_point point)
-{
-	return TC_H_MAKE(TC_H_CLSACT, point == BPF_TC_INGRESS ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
-}
-
-/*
- * Attach at one hook unless ours is there already. *tried is set once the
- * kernel was asked to attach (it may have, even when the reply says it did
- * not): only then is there anything of this call's to take away on failure.
- */
-static int attach_point(struct soccr_lock *lock, const char *ifname, int ifindex,
-			enum bpf_tc_attach_point point, bool *tried)
-{
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, a, .handle = SOCCR_LOCK_TC_HANDLE,
-			    .priority = SOCCR_LOCK_TC_PRIO, .prog_fd = lock->prog_fd);
-	struct hook_scan hs;
-	int err;
-
-	err = scan_hook(ifindex, hook_parent(point), &hs);
-	if (err) {
-		pr_err("lock: %s %s: list filters: %s", ifname, hook_name(point), strerror(-err));
-		return err;
-	}
-	if (hs.ours == lock->prog_id) {
-		pr_dbg("lock: %s %s: already attached", ifname, hook_name(point));
-		return 0;
-	}
-	if (hs.ours) {
-		pr_err("lock: %s %s: handle %#x prio %u holds another program (id %u); "
-		       "'soccr lock detach' removes a stale lock",
-		       ifname, hook_name(point), SOCCR_LOCK_TC_HANDLE, SOCCR_LOCK_TC_PRIO, hs.ours);
-		return -EEXIST;
-	}
-
-	*tried = true;
-	err = bpf_tc_attach(&hook, &a);
-	/* Another process attaching the same lock at the same moment won the race: fine. */
-	if (err == -EEXIST && !scan_hook(ifindex, hook_parent(point), &hs) &&
-	    hs.ours == lock->prog_id)
-		err = 0;
-	if (err) {
-		pr_err("lock: %s %s: attach: %s", ifname, hook_name(point), strerror(-err));
-		return err;
-	}
-	pr_dbg("lock: %s %s: attached (prog id %u)", ifname, hook_name(point), a.prog_id);
-	return 0;
-}
-
-static int detach_point(const char *ifname, int ifindex, enum bpf_tc_attach_point point);
-
-/* Delete the device's clsact qdisc, but only when no filter of anyone is left on it. */
-static void remove_empty_clsact(const char *ifname, int ifindex)
+/* Delete the device's clsact qdisc, but only when no classic filter of anyone is left on it. */
+static void remove_empty_clsact(int nl, const char *ifname, int ifindex)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	struct hook_scan hs_in, hs_eg;
 	int err;
 
-	if (scan_hook(ifindex, hook_parent(BPF_TC_INGRESS), &hs_in) ||
-	    scan_hook(ifindex, hook_parent(BPF_TC_EGRESS), &hs_eg))
+	if (scan_hook(nl, ifindex, false, &hs_in) || scan_hook(nl, ifindex, true, &hs_eg))
 		return;
 	if (hs_in.filters || hs_eg.filters) {
 		pr_dbg("lock: %s: clsact kept, other filters remain", ifname);
@@ -190,169 +295,331 @@ static void remove_empty_clsact(const char *ifname, int ifindex)
 		pr_dbg("lock: %s: delete clsact: %s", ifname, strerror(-err));
 }
 
-SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
+/* ---- attach ------------------------------------------------------------------------ */
+
+/* Attach prog at one hook, through tcx if the kernel has it, else as a classic filter. */
+static int attach_one(struct soccr_lock *lock, int nl, const char *ifname, int ifindex,
+		      bool egress, bool *made_clsact)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	bool tried_in = false, tried_eg = false, created;
-	int ifindex, err;
+	LIBBPF_OPTS(bpf_prog_attach_opts, ao, .flags = SC_BPF_F_BEFORE);
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, a, .handle = SOCCR_LOCK_TC_HANDLE,
+			    .priority = SOCCR_LOCK_TC_PRIO, .prog_fd = lock->prog_fd);
+	int err;
 
-	if (!lock || !ifname)
-		return -EINVAL;
-	ifindex = (int)if_nametoindex(ifname);
-	if (!ifindex) {
-		err = -errno;
-		pr_perror("lock: %s", ifname);
+	if (!sc_tcx_forced_off()) {
+		/* BPF_F_BEFORE with no relative program: in front of every tcx program. */
+		err = bpf_prog_attach_opts(lock->prog_fd, ifindex, tcx_type(egress), &ao) ? -errno
+											  : 0;
+		if (!err) {
+			pr_dbg("lock: %s %s: attached at tcx", ifname, hook_name(egress));
+			return 0;
+		}
+		if (!sc_tcx_unavailable(err)) {
+			pr_err("lock: %s %s: tcx attach: %s", ifname, hook_name(egress),
+			       strerror(-err));
+			return err;
+		}
+		pr_dbg("lock: %s: no tcx (%s): classic clsact filter", ifname, strerror(-err));
+	}
+	if (!*made_clsact && has_clsact(nl, ifindex) != 1) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, both, .ifindex = ifindex,
+				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+		err = bpf_tc_hook_create(&both);
+		if (err && err != -EEXIST) {
+			pr_err("lock: %s: create clsact qdisc: %s", ifname, strerror(-err));
+			return err;
+		}
+		*made_clsact = !err;
+	}
+	err = bpf_tc_attach(&hook, &a);
+	if (err) {
+		pr_err("lock: %s %s: attach: %s", ifname, hook_name(egress), strerror(-err));
 		return err;
 	}
-	hook.ifindex = ifindex;
-	/*
-	 * Create the clsact qdisc unless the device has one (ours or not);
-	 * asking first spares the host a libbpf warning about -EEXIST.
-	 */
-	created = has_clsact(ifindex) != 1;
-	err = created ? bpf_tc_hook_create(&hook) : 0;
-	if (err == -EEXIST) {
-		/* Someone made it in between: not ours to remove. */
-		created = false;
-		err = 0;
-	}
-	if (err) {
-		pr_err("lock: %s: create clsact qdisc: %s", ifname, strerror(-err));
-		return err;
-	}
-	err = attach_point(lock, ifname, ifindex, BPF_TC_INGRESS, &tried_in);
-	if (!err)
-		err = attach_point(lock, ifname, ifindex, BPF_TC_EGRESS, &tried_eg);
-	if (err) {
-		/*
-		 * Half a lock drops what comes in and lets out what goes: worse
-		 * than none, because the caller was told it failed. Take away what
-		 * this call put there (a lock that was already complete stays),
-		 * the clsact qdisc too if this call made it and it is empty.
-		 */
-		int eg = tried_eg ? detach_point(ifname, ifindex, BPF_TC_EGRESS) : 0;
-		int in = tried_in ? detach_point(ifname, ifindex, BPF_TC_INGRESS) : 0;
+	pr_dbg("lock: %s %s: attached as a clsact filter", ifname, hook_name(egress));
+	return 0;
+}
 
-		if (eg < 0 || in < 0)
-			pr_err("lock: %s: could not take a partial attach away", ifname);
-		else if (created)
-			remove_empty_clsact(ifname, ifindex);
+/* Take the soccr lock program id away from one hook, wherever it sits. */
+static int detach_one(int nl, const char *ifname, int ifindex, bool egress, __u32 id,
+		      bool tcx)
+{
+	int fd, err = 0;
+
+	if (tcx) {
+		fd = bpf_prog_get_fd_by_id(id);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -errno;
+		if (bpf_prog_detach2(fd, ifindex, tcx_type(egress)) && errno != ENOENT)
+			err = -errno;
+		close(fd);
+	} else {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+				    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = SOCCR_LOCK_TC_HANDLE,
+				    .priority = SOCCR_LOCK_TC_PRIO);
+
+		err = bpf_tc_detach(&hook, &o);
+		if (err == -ENOENT)
+			err = 0;
+	}
+	(void)nl;
+	if (err)
+		pr_err("lock: %s %s: detach: %s", ifname, hook_name(egress), strerror(-err));
+	else
+		pr_dbg("lock: %s %s: detached (%s)", ifname, hook_name(egress),
+		       tcx ? "tcx" : "clsact");
+	return err;
+}
+
+/*
+ * Attach the lock at both hooks of a device unless it is there. On failure,
+ * what this call put there is taken away again (half a lock drops what comes
+ * in and lets out what goes: worse than none, as the caller is told it failed).
+ */
+static int attach_dev(struct soccr_lock *lock, int nl, const char *ifname, int ifindex)
+{
+	bool done[2] = {false, false}, made_clsact = false;
+	int err = 0;
+
+	for (int eg = 0; eg < 2 && !err; eg++) {
+		struct hook_scan hs;
+		__u32 other;
+
+		err = scan_hook(nl, ifindex, eg, &hs);
+		if (err) {
+			pr_err("lock: %s %s: list filters: %s", ifname, hook_name(eg),
+			       strerror(-err));
+			break;
+		}
+		if (hook_has(&hs, lock->prog_id)) {
+			pr_dbg("lock: %s %s: already attached", ifname, hook_name(eg));
+			continue;
+		}
+		other = hook_other(&hs, lock->prog_id);
+		if (other) {
+			pr_err("lock: %s %s: another soccr lock (prog id %u) is attached; "
+			       "'soccr lock status' tells more, 'soccr lock detach' removes it",
+			       ifname, hook_name(eg), other);
+			err = -EEXIST;
+			break;
+		}
+		err = attach_one(lock, nl, ifname, ifindex, eg, &made_clsact);
+		done[eg] = !err;
+	}
+	if (err) {
+		for (int eg = 0; eg < 2; eg++) {
+			struct hook_scan hs;
+
+			if (!done[eg] || scan_hook(nl, ifindex, eg, &hs))
+				continue;
+			if (hs.classic == lock->prog_id)
+				detach_one(nl, ifname, ifindex, eg, lock->prog_id, false);
+			else
+				detach_one(nl, ifname, ifindex, eg, lock->prog_id, true);
+		}
+		if (made_clsact)
+			remove_empty_clsact(nl, ifname, ifindex);
 	}
 	return err;
 }
 
-/* if_nameindex(), with the error logged. 0 or -errno. */
-static int list_interfaces(struct if_nameindex **ifs)
+/*
+ * Another current soccr lock attached in this netns (a racing first attach
+ * under a private bpffs made its own): take it as ours, bringing the flows
+ * this handle holds.
+ */
+static int adopt_attached(struct soccr_lock *lock)
 {
-	*ifs = if_nameindex();
-	if (*ifs)
+	struct soccr_lock other = {.prog_fd = -1, .slots_fd = -1, .meta_fd = -1};
+	struct lk_hook *h;
+	__u32 id = 0;
+	size_t n;
+	int err, fd;
+
+	if (lock->shared)
 		return 0;
-	pr_perror("lock: list interfaces");
-	return -errno;
+	err = sc_lock_scan(false, &h, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n && !id; i++)
+		if (h[i].prog_id != lock->prog_id)
+			id = h[i].prog_id;
+	free(h);
+	if (!id)
+		return 0;
+	for (int i = 0; i < SOCCR_LOCK_SLOTS; i++)
+		other.slot_fd[i] = -1;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = sc_lock_take_prog(&other, fd);
+	if (!err)
+		err = sc_lock_copy_flows(lock, &other);
+	if (err) {
+		if (err == -EPROTO)
+			pr_err("lock: a soccr lock of layout %u is attached here: "
+			       "'soccr lock detach' removes it", other.cfg.layout);
+		sc_lock_drop_prog(&other);
+		return err;
+	}
+	pr_dbg("lock: prog id %u is attached in this netns already: using it", id);
+	sc_lock_drop_prog(lock);
+	lock->prog_fd = other.prog_fd;
+	lock->slots_fd = other.slots_fd;
+	lock->meta_fd = other.meta_fd;
+	lock->prog_id = other.prog_id;
+	lock->cfg = other.cfg;
+	memcpy(lock->slot_fd, other.slot_fd, sizeof(lock->slot_fd));
+	return 0;
+}
+
+/* Attach to the named devices (ifname NULL: every UP one), under the netns mutex. */
+static int attach(struct soccr_lock *lock, const char *ifname)
+{
+	struct if_nameindex *ifs = NULL;
+	int mu, nl = -1, err, first = 0, count = 0, was;
+	__u32 flags;
+
+	mu = sc_lock_mutex(lock);
+	if (mu < 0)
+		return mu;
+	err = adopt_attached(lock);
+	if (err)
+		goto out;
+	was = sc_lock_attached_here(lock->prog_id);
+	nl = sc_nl_open(NETLINK_ROUTE);
+	if (nl < 0) {
+		err = nl;
+		goto out;
+	}
+	if (ifname) {
+		int ifindex = (int)if_nametoindex(ifname);
+
+		if (!ifindex) {
+			err = -errno;
+			pr_perror("lock: %s", ifname);
+			goto out;
+		}
+		first = attach_dev(lock, nl, ifname, ifindex);
+		count = !first;
+	} else {
+		err = list_interfaces(&ifs);
+		if (err)
+			goto out;
+		for (struct if_nameindex *i = ifs; i->if_index; i++) {
+			struct ifreq ifr;
+
+			memset(&ifr, 0, sizeof(ifr));
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
+			if (ioctl(nl, SIOCGIFFLAGS, &ifr)) {
+				pr_dbg("lock: %s: SIOCGIFFLAGS: %m", i->if_name);
+				continue;
+			}
+			if (!(ifr.ifr_flags & IFF_UP))
+				continue;
+			err = attach_dev(lock, nl, i->if_name, (int)i->if_index);
+			if (err && !first)
+				first = err;
+			count += !err;
+		}
+		err = 0;
+		pr_dbg("lock: attached to %d interface(s)", count);
+	}
+	/*
+	 * Who owns it: a lock a command attached for its own use (first
+	 * attachment with SOCCR_LOCK_AUTO) goes with its last flow; any attach
+	 * without the flag makes it the user's.
+	 */
+	if (count && !lock->auto_mark)
+		sc_lock_meta(lock, 0, SOCCR_LOCK_META_AUTO, &flags);
+	else if (count && was == 0)
+		sc_lock_meta(lock, SOCCR_LOCK_META_AUTO, 0, &flags);
+out:
+	if (nl >= 0)
+		close(nl);
+	if (ifs)
+		if_freenameindex(ifs);
+	close(mu);
+	return err ? err : first;
+}
+
+SOCCR_API int soccr_lock_attach(struct soccr_lock *lock, const char *ifname)
+{
+	if (!lock || !ifname)
+		return -EINVAL;
+	return attach(lock, ifname);
 }
 
 SOCCR_API int soccr_lock_attach_all(struct soccr_lock *lock)
 {
-	struct if_nameindex *ifs, *i;
-	int sk, err, first = 0, count = 0;
-
 	if (!lock)
 		return -EINVAL;
-	err = list_interfaces(&ifs);
-	if (err)
-		return err;
-	sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (sk < 0) {
-		err = -errno;
-		pr_perror("lock: socket");
-		if_freenameindex(ifs);
-		return err;
-	}
-	for (i = ifs; i->if_index; i++) {
-		struct ifreq ifr;
+	return attach(lock, NULL);
+}
 
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
-		if (ioctl(sk, SIOCGIFFLAGS, &ifr)) {
-			pr_dbg("lock: %s: SIOCGIFFLAGS: %m", i->if_name);
+/* ---- detach ------------------------------------------------------------------------ */
+
+/* Remove every soccr lock program from the device's hooks (or only prog id, if non-zero). */
+static int detach_ifindex(int nl, const char *ifname, int ifindex)
+{
+	int err = 0, first = 0;
+	bool any = false;
+
+	for (int eg = 0; eg < 2; eg++) {
+		struct hook_scan hs;
+
+		if (scan_hook(nl, ifindex, eg, &hs))
 			continue;
+		if (hs.classic) {
+			err = detach_one(nl, ifname, ifindex, eg, hs.classic, false);
+			any = true;
+			if (err && !first)
+				first = err;
 		}
-		if (!(ifr.ifr_flags & IFF_UP))
-			continue;
-		err = soccr_lock_attach(lock, i->if_name);
-		if (err && !first)
-			first = err;
-		if (!err)
-			count++;
+		for (int k = 0; k < hs.ntcx; k++) {
+			err = detach_one(nl, ifname, ifindex, eg, hs.tcx[k], true);
+			if (err && !first)
+				first = err;
+		}
 	}
-	close(sk);
-	if_freenameindex(ifs);
-	pr_dbg("lock: attached to %d interface(s)", count);
-	return first;
-}
-
-static int detach_point(const char *ifname, int ifindex, enum bpf_tc_attach_point point)
-{
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = SOCCR_LOCK_TC_HANDLE,
-			    .priority = SOCCR_LOCK_TC_PRIO);
-	struct hook_scan hs;
-	int err;
-
-	/* Nothing at our handle (or no clsact at all): nothing of ours here. */
-	if (scan_hook(ifindex, hook_parent(point), &hs) || !hs.ours)
-		return 0;
-	if (!is_lock_prog(hs.ours)) {
-		pr_dbg("lock: %s %s: prog id %u at our handle is not a soccr lock, left alone",
-		       ifname, hook_name(point), hs.ours);
-		return 0;
-	}
-	err = bpf_tc_detach(&hook, &o);
-	if (err && err != -ENOENT) {
-		pr_err("lock: %s %s: detach: %s", ifname, hook_name(point), strerror(-err));
-		return err;
-	}
-	pr_dbg("lock: %s %s: detached", ifname, hook_name(point));
-	return 1;
-}
-
-static int detach_ifindex(const char *ifname, int ifindex)
-{
-	int in, eg;
-
-	in = detach_point(ifname, ifindex, BPF_TC_INGRESS);
-	eg = detach_point(ifname, ifindex, BPF_TC_EGRESS);
-	if (in < 0 || eg < 0)
-		return in < 0 ? in : eg;
-	if (!in && !eg)
-		return 0;
 	/* We created the clsact qdisc if it was missing; take it away again if empty. */
-	remove_empty_clsact(ifname, ifindex);
-	return 0;
+	if (any && !first)
+		remove_empty_clsact(nl, ifname, ifindex);
+	return first;
 }
 
 SOCCR_API int soccr_lock_detach_dev(struct soccr_lock *lock, const char *ifname)
 {
-	int ifindex;
+	int ifindex, nl, err;
 
 	if (!lock || !ifname)
 		return -EINVAL;
 	ifindex = (int)if_nametoindex(ifname);
 	if (!ifindex) {
-		int err = -errno;
-
+		err = -errno;
 		pr_perror("lock: %s", ifname);
 		return err;
 	}
-	return detach_ifindex(ifname, ifindex);
+	nl = sc_nl_open(NETLINK_ROUTE);
+	if (nl < 0)
+		return nl;
+	err = detach_ifindex(nl, ifname, ifindex);
+	close(nl);
+	return err;
 }
 
 static int unpin(struct soccr_lock *lock)
 {
-	static const char *const names[] = {PIN_PROG, PIN_MAP};
+	static const char *const names[] = {PIN_PROG, PIN_MAP_V1};
 	char path[PATH_MAX];
 	int err = 0;
 
+	if (!lock->shared)
+		return 0;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (sc_lock_path_in(lock, names[i], path, sizeof(path)))
 			continue;
@@ -368,22 +635,79 @@ static int unpin(struct soccr_lock *lock)
 	return err;
 }
 
-SOCCR_API int soccr_lock_detach(struct soccr_lock *lock)
+/* Every soccr lock of this netns off its devices, then the handle's pins. */
+static int detach_all(struct soccr_lock *lock)
 {
 	struct if_nameindex *ifs, *i;
-	int err, first = 0;
+	int nl, err, first = 0;
 
-	if (!lock)
-		return -EINVAL;
 	err = list_interfaces(&ifs);
 	if (err)
 		return err;
+	nl = sc_nl_open(NETLINK_ROUTE);
+	if (nl < 0) {
+		if_freenameindex(ifs);
+		return nl;
+	}
 	for (i = ifs; i->if_index; i++) {
-		err = detach_ifindex(i->if_name, (int)i->if_index);
+		err = detach_ifindex(nl, i->if_name, (int)i->if_index);
 		if (err && !first)
 			first = err;
 	}
+	close(nl);
 	if_freenameindex(ifs);
 	err = unpin(lock);
 	return first ? first : err;
+}
+
+SOCCR_API int soccr_lock_detach(struct soccr_lock *lock)
+{
+	int mu, err;
+
+	if (!lock)
+		return -EINVAL;
+	mu = sc_lock_mutex(lock);
+	if (mu < 0)
+		return mu;
+	err = detach_all(lock);
+	close(mu);
+	return err;
+}
+
+SOCCR_API int soccr_lock_detach_idle(struct soccr_lock *lock)
+{
+	__u32 flags = 0;
+	int mu, err;
+
+	if (!lock)
+		return -EINVAL;
+	mu = sc_lock_mutex(lock);
+	if (mu < 0)
+		return mu;
+	err = sc_lock_meta(lock, 0, 0, &flags);
+	if (!err && (flags & SOCCR_LOCK_META_AUTO) && !sc_lock_count(lock, 1)) {
+		err = detach_all(lock);
+		if (!err)
+			err = 1;
+	}
+	close(mu);
+	return err;
+}
+
+SOCCR_API int soccr_lock_detach_netns(const struct soccr_lock_opts *opts)
+{
+	struct soccr_lock lk = {.prog_fd = -1, .slots_fd = -1, .meta_fd = -1};
+	int mu, err;
+
+	if (opts && opts->sz < offsetof(struct soccr_lock_opts, flags))
+		return -EINVAL;
+	err = sc_lock_resolve_dir(&lk, opts ? opts->pin_dir : NULL);
+	if (err)
+		return err;
+	mu = sc_lock_mutex(&lk);
+	if (mu < 0)
+		return mu;
+	err = detach_all(&lk);
+	close(mu);
+	return err;
 }

@@ -65,24 +65,45 @@ static int bad_flow(const char *what)
 	return -EAFNOSUPPORT;
 }
 
+/*
+ * The flows live in slots made one after the other (bpf/lock.h): an add goes
+ * into the first slot with room, so a flow is normally in one slot only. A
+ * flow added again after an earlier slot got room (a delete there) may sit in
+ * two: the classifier uses the first, a delete takes every copy, the list
+ * merges them (counters summed), so that changes nothing one can see.
+ */
+
+/* Slot i, if made (or made now if create). -ENOENT: no such slot yet. */
+static int slot(struct soccr_lock *lock, unsigned int i, bool create)
+{
+	return sc_lock_slot(lock, i, create);
+}
+
 SOCCR_API int soccr_lock_add(struct soccr_lock *lock, const struct soccr_flow *flow)
 {
 	struct soccr_lock_key k;
 	struct soccr_lock_val v;
-	int err;
+	int err = -E2BIG;
 
 	if (!lock || !flow)
 		return -EINVAL;
 	memset(&v, 0, sizeof(v));
 	if (flow_key(flow, &k, &v.local))
 		return bad_flow("add");
-	/* BPF_NOEXIST: locking again must not reset the counters. */
-	if (bpf_map_update_elem(lock->map_fd, &k, &v, BPF_NOEXIST) && errno != EEXIST) {
+	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS; i++) {
+		int fd = slot(lock, i, true);
+
+		if (fd < 0)
+			return fd;
+		/* BPF_NOEXIST: locking again must not reset the counters. */
+		if (!bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) || errno == EEXIST)
+			return 0;
 		err = -errno;
-		pr_perror("lock: add flow%s", err == -E2BIG ? " (lock full)" : "");
-		return err;
+		if (err != -E2BIG)
+			break;
 	}
-	return 0;
+	pr_perror("lock: add flow%s", err == -E2BIG ? " (lock full)" : "");
+	return err;
 }
 
 SOCCR_API int soccr_lock_del(struct soccr_lock *lock, const struct soccr_flow *flow)
@@ -94,10 +115,18 @@ SOCCR_API int soccr_lock_del(struct soccr_lock *lock, const struct soccr_flow *f
 		return -EINVAL;
 	if (flow_key(flow, &k, NULL))
 		return bad_flow("del");
-	if (bpf_map_delete_elem(lock->map_fd, &k) && errno != ENOENT) {
-		err = -errno;
-		pr_perror("lock: delete flow");
-		return err;
+	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS; i++) {
+		int fd = slot(lock, i, false);
+
+		if (fd == -ENOENT)
+			break;
+		if (fd < 0)
+			return fd;
+		if (bpf_map_delete_elem(fd, &k) && errno != ENOENT) {
+			err = -errno;
+			pr_perror("lock: delete flow");
+			return err;
+		}
 	}
 	return 0;
 }
@@ -110,27 +139,28 @@ static bool batch_unsupported(int err)
 }
 
 /*
- * Run a batch update or delete over n keys, skipping the elements that fail
- * with skip_err (already there / not there), which the kernel reports by
- * stopping at them with count = the elements done before.
+ * Run a batch update or delete over n keys of one slot. A delete skips the
+ * keys that are not there (the kernel stops at them with count = the
+ * elements done before). *done: how many keys were handled (an update that
+ * fills the slot stops there with -E2BIG). 1: batches unsupported.
  */
 static int run_batch(int fd, bool del, struct soccr_lock_key *keys, struct soccr_lock_val *vals,
-		     size_t n, int skip_err)
+		     size_t n, size_t *done)
 {
 	/* Batch updates accept no BPF_NOEXIST (only BPF_F_LOCK): they overwrite. */
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	size_t done = 0;
 
-	while (done < n) {
-		__u32 cnt = (__u32)(n - done > UINT32_MAX ? UINT32_MAX : n - done);
+	*done = 0;
+	while (*done < n) {
+		__u32 cnt = (__u32)(n - *done > UINT32_MAX ? UINT32_MAX : n - *done);
 		int err;
 
 		if (del)
-			err = bpf_map_delete_batch(fd, keys + done, &cnt, &opts);
+			err = bpf_map_delete_batch(fd, keys + *done, &cnt, &opts);
 		else
-			err = bpf_map_update_batch(fd, keys + done, vals + done, &cnt, &opts);
+			err = bpf_map_update_batch(fd, keys + *done, vals + *done, &cnt, &opts);
 		if (!err) {
-			done = n;
+			*done = n;
 			break;
 		}
 		err = -errno;
@@ -138,11 +168,14 @@ static int run_batch(int fd, bool del, struct soccr_lock_key *keys, struct soccr
 		 * The kernel writes back the count of elements done only once it
 		 * has started on them; a check failing before leaves ours as is.
 		 */
-		if (err == skip_err && cnt < n - done) {
-			done += cnt + 1;
+		if (cnt >= n - *done)
+			cnt = 0;
+		if (del && err == -ENOENT) {
+			*done += cnt + 1;
 			continue;
 		}
-		if (done == 0 && batch_unsupported(err))
+		*done += cnt;
+		if (*done == 0 && batch_unsupported(err))
 			return 1; /* fall back to one call per flow */
 		return err;
 	}
@@ -154,6 +187,7 @@ static int batch(struct soccr_lock *lock, const struct soccr_flow *flows, size_t
 	struct soccr_lock_key *keys = NULL;
 	struct soccr_lock_val *vals = NULL;
 	const char *what = del ? "del" : "add";
+	size_t at = 0, done;
 	int err = 0;
 
 	if (!lock || (!flows && n))
@@ -175,13 +209,36 @@ static int batch(struct soccr_lock *lock, const struct soccr_flow *flows, size_t
 			goto out;
 		}
 
-	err = run_batch(lock->map_fd, del, keys, vals, n, del ? -ENOENT : -EEXIST);
+	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS; i++) {
+		int fd = slot(lock, i, !del);
+
+		if (del && fd == -ENOENT)
+			break;
+		if (fd < 0) {
+			err = fd;
+			break;
+		}
+		/* Adds: what the earlier slots took is done; deletes: every slot sees all. */
+		err = run_batch(fd, del, keys + at, vals ? vals + at : NULL, n - at, &done);
+		if (err == 1)
+			break;
+		if (!del) {
+			at += done;
+			if (err == -E2BIG && i + 1 < SOCCR_LOCK_SLOTS) {
+				err = 0;
+				continue;
+			}
+			if (!err)
+				break;
+		}
+		if (err)
+			break;
+	}
 	if (err == 1) {
 		pr_dbg("lock: batch %s not supported by the kernel, one call per flow", what);
 		err = 0;
-		for (size_t i = 0; i < n && !err; i++)
-			err = del ? soccr_lock_del(lock, &flows[i])
-				  : soccr_lock_add(lock, &flows[i]);
+		for (size_t i = at; i < n && !err; i++)
+			err = del ? soccr_lock_del(lock, &flows[i]) : soccr_lock_add(lock, &flows[i]);
 	} else if (err) {
 		pr_err("lock: batch %s of %zu flows: %s%s", what, n, strerror(-err),
 		       err == -E2BIG ? " (lock full)" : "");
@@ -204,56 +261,164 @@ SOCCR_API int soccr_lock_del_batch(struct soccr_lock *lock, const struct soccr_f
 	return batch(lock, flows, n, true);
 }
 
-SOCCR_API int soccr_lock_list(struct soccr_lock *lock, struct soccr_lock_entry **entries, size_t *n)
+struct kv {
+	struct soccr_lock_key k;
+	struct soccr_lock_val v;
+};
+
+static int kv_cmp(const void *a, const void *b)
 {
-	struct soccr_lock_entry *arr = NULL, *tmp;
-	struct soccr_lock_key key, next;
-	struct soccr_lock_val val;
-	size_t cnt = 0, cap = 0;
-	void *prev = NULL;
+	return memcmp(&((const struct kv *)a)->k, &((const struct kv *)b)->k,
+		      sizeof(struct soccr_lock_key));
+}
+
+/* Every (key, value) of every slot, copies merged (counters summed). */
+static int read_all(struct soccr_lock *lock, struct kv **out, size_t *n)
+{
+	struct kv *arr = NULL, *tmp;
+	size_t cnt = 0, cap = 0, m = 0;
 	int err = 0;
 
-	if (!lock || !entries || !n)
-		return -EINVAL;
-	*entries = NULL;
-	*n = 0;
-	/* The map holds at most SOCCR_LOCK_MAX_FLOWS: a bound even if it changes under us. */
-	while (cnt < SOCCR_LOCK_MAX_FLOWS) {
-		if (bpf_map_get_next_key(lock->map_fd, prev, &next)) {
-			if (errno != ENOENT) {
-				err = -errno;
-				pr_perror("lock: list flows");
-			}
+	for (unsigned int s = 0; s < SOCCR_LOCK_SLOTS && !err; s++) {
+		struct soccr_lock_key key, next;
+		void *prev = NULL;
+		int fd = slot(lock, s, false);
+		size_t in_slot = 0;
+
+		if (fd == -ENOENT)
+			break;
+		if (fd < 0) {
+			err = fd;
 			break;
 		}
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(lock->map_fd, &key, &val))
-			continue; /* deleted meanwhile */
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(arr, cap * sizeof(*arr));
-			if (!tmp) {
-				err = -ENOMEM;
+		/* A slot holds at most its size: a bound even if it changes under us. */
+		while (in_slot < sc_lock_slot_size[s]) {
+			if (bpf_map_get_next_key(fd, prev, &next)) {
+				if (errno != ENOENT) {
+					err = -errno;
+					pr_perror("lock: list flows");
+				}
 				break;
 			}
-			arr = tmp;
+			key = next;
+			prev = &key;
+			if (cnt == cap) {
+				cap = cap ? cap * 2 : 64;
+				tmp = realloc(arr, cap * sizeof(*arr));
+				if (!tmp) {
+					err = -ENOMEM;
+					break;
+				}
+				arr = tmp;
+			}
+			if (bpf_map_lookup_elem(fd, &key, &arr[cnt].v))
+				continue; /* deleted meanwhile */
+			arr[cnt].k = key;
+			cnt++;
+			in_slot++;
 		}
-		memset(&arr[cnt], 0, sizeof(arr[cnt]));
-		key_flow(&key, val.local, &arr[cnt].flow);
-		arr[cnt].dropped[0] = val.dropped[val.local & 1];
-		arr[cnt].dropped[1] = val.dropped[!(val.local & 1)];
-		arr[cnt].passed[0] = val.passed[val.local & 1];
-		arr[cnt].passed[1] = val.passed[!(val.local & 1)];
-		cnt++;
 	}
 	if (err) {
 		free(arr);
 		return err;
 	}
+	if (cnt > 1)
+		qsort(arr, cnt, sizeof(*arr), kv_cmp);
+	for (size_t i = 0; i < cnt; i++) {
+		if (m && !kv_cmp(&arr[m - 1], &arr[i])) {
+			for (int d = 0; d < 2; d++) {
+				arr[m - 1].v.dropped[d] += arr[i].v.dropped[d];
+				arr[m - 1].v.passed[d] += arr[i].v.passed[d];
+			}
+			continue;
+		}
+		arr[m++] = arr[i];
+	}
+	*out = arr;
+	*n = m;
+	return 0;
+}
+
+size_t sc_lock_count(struct soccr_lock *lock, size_t max)
+{
+	size_t cnt = 0;
+
+	for (unsigned int s = 0; s < SOCCR_LOCK_SLOTS && cnt < max; s++) {
+		struct soccr_lock_key key, next;
+		void *prev = NULL;
+		int fd = slot(lock, s, false);
+
+		if (fd < 0)
+			break;
+		for (size_t i = 0; i < sc_lock_slot_size[s] && cnt < max; i++) {
+			if (bpf_map_get_next_key(fd, prev, &next))
+				break;
+			key = next;
+			prev = &key;
+			cnt++;
+		}
+	}
+	return cnt;
+}
+
+SOCCR_API int soccr_lock_list(struct soccr_lock *lock, struct soccr_lock_entry **entries, size_t *n)
+{
+	struct soccr_lock_entry *arr = NULL;
+	struct kv *kv = NULL;
+	size_t cnt = 0;
+	int err;
+
+	if (!lock || !entries || !n)
+		return -EINVAL;
+	*entries = NULL;
+	*n = 0;
+	err = read_all(lock, &kv, &cnt);
+	if (err)
+		return err;
+	if (cnt) {
+		arr = calloc(cnt, sizeof(*arr));
+		if (!arr) {
+			free(kv);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		const struct soccr_lock_val *val = &kv[i].v;
+
+		key_flow(&kv[i].k, val->local, &arr[i].flow);
+		arr[i].dropped[0] = val->dropped[val->local & 1];
+		arr[i].dropped[1] = val->dropped[!(val->local & 1)];
+		arr[i].passed[0] = val->passed[val->local & 1];
+		arr[i].passed[1] = val->passed[!(val->local & 1)];
+	}
+	free(kv);
 	*entries = arr;
 	*n = cnt;
 	return 0;
+}
+
+int sc_lock_copy_flows(struct soccr_lock *from, struct soccr_lock *to)
+{
+	struct soccr_lock_entry *e = NULL;
+	struct soccr_flow *f;
+	size_t n = 0;
+	int err = soccr_lock_list(from, &e, &n);
+
+	if (err || !n) {
+		free(e);
+		return err;
+	}
+	f = malloc(n * sizeof(*f));
+	if (!f) {
+		free(e);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		f[i] = e[i].flow;
+	err = soccr_lock_add_batch(to, f, n);
+	free(f);
+	free(e);
+	return err < 0 ? err : 0;
 }
 
 SOCCR_API int soccr_flow_from_sockaddr(struct soccr_flow *flow, const struct sockaddr *local,

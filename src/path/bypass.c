@@ -38,10 +38,6 @@
 #include "bypass.skel.h"
 #include "path/path.h"
 
-/* UAPI values newer than the build host's headers may know (linux/bpf.h, 6.6). */
-#define SOCCR_BPF_TCX_EGRESS 47
-#define SOCCR_BPF_F_BEFORE   (1U << 3)
-
 /*
  * The classic tc filters of the fallback: handle 0xC115, behind the lock's
  * (0xC114, prio 1), each attacher at a priority of its own (from
@@ -109,19 +105,6 @@ static void tc_detach(struct soccr_bypass_handle *b)
 
 static void bypass_detach(struct soccr_bypass_handle *b);
 
-static bool tcx_forced_off(void)
-{
-	const char *env = secure_getenv("SOCCR_NO_TCX");
-
-	return env && *env && strcmp(env, "0");
-}
-
-/* What a kernel without BPF_TCX_EGRESS answers to that attach type. */
-static bool tcx_unavailable(int err)
-{
-	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -E2BIG;
-}
-
 bool sc_bpf_denied(int err)
 {
 	/* What bpf(BPF_PROG_LOAD) answers without CAP_BPF/CAP_SYS_ADMIN in the initial namespace. */
@@ -135,7 +118,7 @@ static int bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN], bool qu
 	bool lo = !mac;
 	struct bpf_program *prog;
 	/* BPF_F_BEFORE with no relative program: in front of every tcx egress program. */
-	LIBBPF_OPTS(bpf_link_create_opts, lopts, .flags = SOCCR_BPF_F_BEFORE);
+	LIBBPF_OPTS(bpf_link_create_opts, lopts, .flags = SC_BPF_F_BEFORE);
 	struct soccr_bypass_handle *b;
 	int err;
 
@@ -165,15 +148,15 @@ static int bypass_attach(int ifindex, const uint8_t mac[SOCCR_ETH_ALEN], bool qu
 			pr_perror("bypass: if %d: loading the program", ifindex);
 		goto err;
 	}
-	if (tcx_forced_off()) {
+	if (sc_tcx_forced_off()) {
 		err = -EOPNOTSUPP;
 	} else {
-		b->link_fd = bpf_link_create(bpf_program__fd(prog), ifindex, SOCCR_BPF_TCX_EGRESS,
+		b->link_fd = bpf_link_create(bpf_program__fd(prog), ifindex, SC_BPF_TCX_EGRESS,
 					     &lopts);
 		err = b->link_fd < 0 ? -errno : 0;
 	}
 	if (err) {
-		if (!tcx_unavailable(err)) {
+		if (!sc_tcx_unavailable(err)) {
 			pr_perror("bypass: if %d: tcx egress attach", ifindex);
 			goto err;
 		}
