@@ -58,6 +58,11 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
 			[ -f "$t" ] || continue
 			run_one "integration/$(basename "$t")" bash "$t"
 		done
+		# The lock's other attach path: classic clsact filters, as on kernels before tcx.
+		for t in tests/integration/lock_cli.sh tests/integration/lock_netns.sh; do
+			[ -f "$t" ] || continue
+			run_one "integration/$(basename "$t" .sh)-clsact.sh" env SOCCR_NO_TCX=1 bash "$t"
+		done
 	fi
 fi
 

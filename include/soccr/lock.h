@@ -75,7 +75,8 @@ extern "C" {
  * For a command that attaches the lock for its own use: if this handle's
  * attach is the lock's first in the namespace, the lock is marked "auto",
  * and soccr_lock_detach_idle() removes it once it holds no flow. An attach
- * without this flag marks the lock as the user's (kept).
+ * without this flag marks the lock as the user's (kept). Ignored with a
+ * named pin dir (a lock shared on purpose is the user's).
  */
 #define SOCCR_LOCK_AUTO 0x8
 

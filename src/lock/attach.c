@@ -382,7 +382,7 @@ static int detach_one(int nl, const char *ifname, int ifindex, bool egress, __u3
  */
 static int attach_dev(struct soccr_lock *lock, int nl, const char *ifname, int ifindex)
 {
-	bool done[2] = {false, false}, made_clsact = false;
+	bool tried[2] = {false, false}, made_clsact = false;
 	int err = 0;
 
 	for (int eg = 0; eg < 2 && !err; eg++) {
@@ -407,18 +407,19 @@ static int attach_dev(struct soccr_lock *lock, int nl, const char *ifname, int i
 			err = -EEXIST;
 			break;
 		}
+		/* Tried counts: the kernel may have attached even when its answer was lost. */
+		tried[eg] = true;
 		err = attach_one(lock, nl, ifname, ifindex, eg, &made_clsact);
-		done[eg] = !err;
 	}
 	if (err) {
 		for (int eg = 0; eg < 2; eg++) {
 			struct hook_scan hs;
 
-			if (!done[eg] || scan_hook(nl, ifindex, eg, &hs))
+			if (!tried[eg] || scan_hook(nl, ifindex, eg, &hs))
 				continue;
 			if (hs.classic == lock->prog_id)
 				detach_one(nl, ifname, ifindex, eg, lock->prog_id, false);
-			else
+			if (hook_has(&hs, lock->prog_id) && hs.classic != lock->prog_id)
 				detach_one(nl, ifname, ifindex, eg, lock->prog_id, true);
 		}
 		if (made_clsact)

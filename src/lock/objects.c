@@ -453,10 +453,11 @@ SOCCR_API int soccr_lock_open(const struct soccr_lock_opts *opts, struct soccr_l
 	lock->prog_fd = lock->slots_fd = lock->meta_fd = -1;
 	for (int i = 0; i < SOCCR_LOCK_SLOTS; i++)
 		lock->slot_fd[i] = -1;
-	lock->auto_mark = flags & SOCCR_LOCK_AUTO;
 	err = sc_lock_resolve_dir(lock, dir);
 	if (err)
 		goto fail;
+	/* A lock shared through a named pin dir is the user's: never detached as idle. */
+	lock->auto_mark = (flags & SOCCR_LOCK_AUTO) && !lock->shared;
 
 	/*
 	 * This namespace's lock is the one attached here, whatever bpffs we see;

@@ -69,7 +69,11 @@ wait_file() {
 }
 # The state letter of a process (T: stopped).
 proc_state() { awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null; }
-ours() { in_ns $S tc filter show dev "$1" "$2" | grep -c 'handle 0xc114'; }
+# Lock programs at hook $2 of device $1 (tcx or classic), as the kernel lists them.
+ours() {
+	in_ns $S "$SOCCR" lock --pin-dir "$PIN" status --json 2>/dev/null |
+		jq "[.hooks[] | select(.dev == \"$1\" and .hook == \"$2\")] | length"
+}
 
 ip netns add $S || exit 1
 ip netns add $C || exit 1
@@ -205,8 +209,12 @@ prepare two 7102
 crash two 7102
 stop_capture
 in_ns $S "$SOCCR" lock --pin-dir "$PIN" detach >"$d/detach.out" 2>&1 || die "two: detach"
-in_ns $S "$SOCCR" lock --pin-dir "$PIN" list >"$d/list3.out" 2>&1
-[ -s "$d/list3.out" ] && die "two: flows listed after detach" || ok "two: nothing listed after detach"
+in_ns $S "$SOCCR" lock --pin-dir "$PIN" list >"$d/list3.out" 2>"$d/list3.err" &&
+	die "two: list after detach found a lock"
+grep -q "no lock pinned" "$d/list3.err" && [ ! -s "$d/list3.out" ] &&
+	ok "two: no lock after detach, nothing listed" || die "two: list after detach"
+[ "$(in_ns $S "$SOCCR" lock status --json | jq '.hooks | length')" = 0 ] &&
+	ok "two: no lock program on any device" || die "two: a lock program is left attached"
 for dev in eth0 lo; do
 	[ -z "$(in_ns $S tc filter show dev $dev ingress)$(in_ns $S tc filter show dev $dev egress)" ] &&
 		ok "two: no filter left on $dev" || die "two: filter left on $dev"

@@ -1,9 +1,11 @@
 #!/bin/bash
 # `soccr lock` from the command line, in a private network namespace with a
-# pin dir of its own: help and exit statuses, attach (twice), add/del/list
-# (text and --json), a "crash" between add and del that leaves a lock list
-# still shows and detach removes, detach cleanliness (no filter, no clsact,
-# no pin), another tc filter surviving our detach, SOCCR_PIN_DIR.
+# named pin dir (a lock shared on purpose): help and exit statuses, attach
+# (twice), add/del/list (text and --json), a "crash" between add and del that
+# leaves a lock list still shows and detach removes, detach cleanliness (no
+# filter, no clsact, no pin), another tc filter surviving our detach,
+# SOCCR_PIN_DIR. Run twice by the suite: with tcx (checked through `soccr
+# lock status`) and with SOCCR_NO_TCX=1 (classic filters, checked with tc).
 #
 # Commands run under `nsenter --net` (not `ip netns exec`, which gives the
 # command a private /sys where the host's bpffs, and so the pins, are absent).
@@ -70,7 +72,16 @@ check() {
 	if "$@" >"$T/err" 2>&1; then ok "$name"; else bad "$name"; fi
 }
 
-ours() { in_ns tc filter show dev "$1" "$2" | grep -c 'handle 0xc114'; }
+# How many lock programs sit at hook $2 of device $1: tc's own view for classic filters,
+# the kernel's tcx query (through `lock status`) otherwise.
+if [ "${SOCCR_NO_TCX:-0}" = 1 ]; then
+	ours() { in_ns tc filter show dev "$1" "$2" | grep -c 'handle 0xc114'; }
+else
+	ours() {
+		in_ns "$SOCCR" lock --pin-dir "$PIN" status --json 2>/dev/null |
+			jq "[.hooks[] | select(.dev == \"$1\" and .hook == \"$2\" and .attach == \"tcx\")] | length"
+	}
+fi
 no_clsact() { ! in_ns tc qdisc show dev "$1" | grep -q clsact; }
 
 ip netns add "$NS" || exit 1
@@ -91,7 +102,8 @@ run "add wants two endpoints" 2 "want SADDR:SPORT DADDR:DPORT" -- add 10.0.0.1:1
 run "add rejects a bad address" 2 "bad address '10.0.0.300:1'" -- add 10.0.0.300:1 10.0.0.2:2
 run "add rejects a bad port" 2 "bad address" -- add 10.0.0.1:65536 10.0.0.2:2
 run "add rejects mixed families" 2 "same address family" -- add 10.0.0.1:1 [fd00::2]:2
-run "--json only with list" 2 "--json goes with 'list' only" -- add --json 10.0.0.1:1 10.0.0.2:2
+run "--json only with list and status" 2 "--json goes with 'list' and 'status' only" -- add --json 10.0.0.1:1 10.0.0.2:2
+run "--attach only with add" 2 "--attach goes with 'add' only" -- list --attach
 run "--no-mark-count only with attach" 2 "--no-mark-count goes with 'attach' only" -- --no-mark-count list
 run "--dev only with attach" 2 "--dev goes with 'attach' only" -- list --dev lo
 run "attach to a missing interface" 2 "interface 'nosuch0'" -- attach --dev nosuch0
@@ -102,13 +114,16 @@ else
 	[ $? -eq 2 ] && ok "relative pin dir is a usage error" || bad "relative pin dir: wrong status"
 fi
 
-# ---- no lock yet: reading or deleting creates nothing ------------------------------
-run "list without a lock" 0 "" -- list
+# ---- no lock yet: reading or deleting fails and creates nothing ----------------------
+run "list without a lock" 1 "no lock pinned in $PIN: run 'soccr lock --pin-dir" -- list
 [ -s "$T/out" ] && bad "list without a lock printed something"
-run "list --json without a lock" 0 "" -- list --json
-[ "$(jq length "$T/out")" = 0 ] && ok "empty JSON list" || bad "empty JSON list"
-run "del without a lock" 0 "" -- del 10.0.0.1:1 10.0.0.2:2
-[ -e "$PIN" ] && bad "list/del created $PIN" || ok "list/del create nothing"
+run "list --json without a lock" 1 "no lock pinned" -- list --json
+run "del without a lock" 1 "no lock pinned" -- del 10.0.0.1:1 10.0.0.2:2
+run "add without a lock" 1 "no lock pinned" -- add 10.0.0.1:1 10.0.0.2:2
+run "status without a lock" 1 "" -- status
+grep -q "^no lock in this network namespace nor in $PIN\$" "$T/out" && ok "status says there is none" ||
+	bad "status without a lock: $(cat "$T/out")"
+[ -e "$PIN" ] && bad "list/del/add/status created $PIN" || ok "list/del/add/status create nothing"
 
 # ---- attach --------------------------------------------------------------------------
 run "attach to every UP interface" 0 "" -- attach
@@ -118,7 +133,10 @@ for dev in lo lc0 lc1; do
 	done
 done
 [ "$(ours lcdown ingress)" = 0 ] && ok "down interface left alone" || bad "down interface attached"
-[ -e "$PIN/prog" ] && [ -e "$PIN/flows" ] && ok "pinned in $PIN" || bad "pins in $PIN"
+[ -e "$PIN/prog" ] && ok "pinned in $PIN" || bad "pins in $PIN"
+run "status of a healthy lock" 0 "" -- status
+grep -q "^hook: lc1 egress $([ "${SOCCR_NO_TCX:-0}" = 1 ] && echo clsact || echo tcx) prog id " \
+	"$T/out" && ok "status names each hook" || bad "status hooks: $(cat "$T/out")"
 run "attach twice is harmless" 0 "" -- attach
 run "attach --dev twice is harmless" 0 "" -- attach --dev lo --dev lc0
 [ "$(ours lo ingress)" = 1 ] && [ "$(ours lc0 egress)" = 1 ] && ok "still one filter per hook" ||
@@ -160,6 +178,8 @@ grep -q '^10.5.5.5:1234 10.6.6.6:22 ' "$T/out" && ok "the crashed process's flow
 [ "$(ours lc0 ingress)" = 1 ] && ok "filters outlive the process" || bad "filters outlive"
 
 # ---- someone else's filter, then detach -------------------------------------------------
+# (with tcx the lock made no clsact qdisc: the other filter brings its own)
+in_ns tc qdisc show dev lc0 | grep -q clsact || in_ns tc qdisc add dev lc0 clsact || exit 1
 in_ns tc filter add dev lc0 ingress prio 200 protocol all u32 match u32 0 0 || exit 1
 run "detach" 0 "" -- detach
 for dev in lo lc1; do
@@ -175,13 +195,13 @@ in_ns tc filter show dev lc0 ingress | grep -q 'u32' && ok "the u32 filter survi
 	bad "u32 filter survives"
 no_clsact lc0 && bad "clsact with a foreign filter removed" || ok "clsact kept for the u32 filter"
 [ -e "$PIN" ] && bad "pin dir $PIN left" || ok "pin dir removed"
-run "list after detach shows nothing" 0 "" -- list
-[ -s "$T/out" ] && bad "list after detach not empty"
+run "list after detach fails: no lock" 1 "no lock pinned" -- list
+[ -s "$T/out" ] && bad "list after detach printed something"
 run "detach with nothing attached" 0 "" -- detach
 
 # ---- SOCCR_PIN_DIR -------------------------------------------------------------------------
-if in_ns env SOCCR_PIN_DIR="$PIN2" "$SOCCR" lock add 10.7.7.7:1 10.8.8.8:2 2>"$T/err" &&
-	[ -e "$PIN2/flows" ] &&
+if in_ns env SOCCR_PIN_DIR="$PIN2" "$SOCCR" lock add --attach 10.7.7.7:1 10.8.8.8:2 2>"$T/err" &&
+	[ -e "$PIN2/prog" ] &&
 	in_ns env SOCCR_PIN_DIR="$PIN2" "$SOCCR" lock list 2>"$T/err" | grep -q '^10.7.7.7:1 ' &&
 	in_ns env SOCCR_PIN_DIR="$PIN2" "$SOCCR" lock detach 2>"$T/err" && [ ! -e "$PIN2" ]; then
 	ok "SOCCR_PIN_DIR picks the pin dir"

@@ -230,18 +230,35 @@ static bool pinned(const char *name)
 	return !stat(path, &st);
 }
 
-/* Our filter's program id on a hook of ifindex (ns a), 0 if none, -1 on error. */
+/*
+ * The lock program on a hook of ifindex (ns a): our classic filter's, or the
+ * one tcx program (BPF_PROG_QUERY, 46/47: BPF_TCX_INGRESS/EGRESS); 0 if none,
+ * -1 on error or if there are two.
+ */
 static long filter_prog(int ifindex, enum bpf_tc_attach_point point)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = SOCCR_LOCK_TC_HANDLE,
 			    .priority = SOCCR_LOCK_TC_PRIO);
+	LIBBPF_OPTS(bpf_prog_query_opts, qo);
+	__u32 ids[8];
+	long classic;
 	int err;
 
 	err = bpf_tc_query(&hook, &o);
 	if (err == -ENOENT || err == -EINVAL)
-		return 0; /* no such filter, or no clsact qdisc at all */
-	return err ? -1 : (long)o.prog_id;
+		classic = 0; /* no such filter, or no clsact qdisc at all */
+	else if (err)
+		return -1;
+	else
+		classic = o.prog_id;
+	qo.prog_ids = ids;
+	qo.prog_cnt = 8;
+	if (bpf_prog_query_opts(ifindex, point == BPF_TC_INGRESS ? 46 : 47, &qo))
+		qo.prog_cnt = 0;
+	if (qo.prog_cnt + !!classic > 1)
+		return -1;
+	return classic ? classic : qo.prog_cnt ? (long)ids[0] : 0;
 }
 
 static bool same_flow(const struct soccr_flow *a, const struct soccr_flow *b)
@@ -274,13 +291,11 @@ static int check_left(const char *func, unsigned long n, const struct result *r)
 
 	if (tns_enter(pair.nsfd[0]))
 		return -1;
-	/* Complete or absent: the program pinned with its map, and it opens; or not pinned. */
+	/* Complete or absent: the program pinned (its maps with it), and it opens; or not pinned. */
 	err = soccr_lock_open(&opts, &lock);
 	if (pinned("prog")) {
 		if (err)
 			BAD("the program is pinned but the lock does not open: %s", strerror(-err));
-		if (!pinned("flows"))
-			BAD("the program is pinned without its map");
 		memset(&info, 0, sizeof(info));
 		if (bpf_obj_get_info_by_fd(soccr_lock_prog_fd(lock), &info, &ilen))
 			BAD("no info on the pinned program");
@@ -299,7 +314,7 @@ static int check_left(const char *func, unsigned long n, const struct result *r)
 		bool attached = r->step > (d ? ST_ATTACH_LO : ST_ATTACH_VETH);
 
 		if (in < 0 || eg < 0)
-			BAD("%s: cannot read the filters", devs[d]);
+			BAD("%s: cannot read the hooks, or two programs on one", devs[d]);
 		if (!!in != !!eg)
 			BAD("%s: half attached (ingress prog %ld, egress prog %ld)", devs[d], in,
 			    eg);
@@ -386,12 +401,13 @@ out:
 	return ret;
 }
 
-static void test_lock_path_fails_cleanly_at_every_call(void **state)
+static void lock_path_fails_cleanly(bool classic)
 {
 	unsigned long points = 0, per_step[ST_DONE + 1] = {0};
 	char calls[1024] = "", steps[256] = "";
 
-	(void)state;
+	if (classic)
+		assert_int_equal(setenv("SOCCR_NO_TCX", "1", 1), 0);
 	for (size_t i = 0; i < ARRAY_SIZE(funcs); i++) {
 		unsigned long n;
 		struct result r;
@@ -423,8 +439,21 @@ static void test_lock_path_fails_cleanly_at_every_call(void **state)
 	for (int s = 0; s <= ST_DONE; s++)
 		snprintf(steps + strlen(steps), sizeof(steps) - strlen(steps), "%s%s %lu",
 			 s ? ", " : "", step_names[s], per_step[s]);
-	printf("# lock path: %lu failure points injected (failed at: %s); calls per run:%s\n",
-	       points, steps, calls);
+	printf("# lock path (%s): %lu failure points injected (failed at: %s); calls per run:%s\n",
+	       classic ? "clsact" : "tcx", points, steps, calls);
+	unsetenv("SOCCR_NO_TCX");
+}
+
+static void test_lock_path_fails_cleanly_at_every_call_tcx(void **state)
+{
+	(void)state;
+	lock_path_fails_cleanly(false);
+}
+
+static void test_lock_path_fails_cleanly_at_every_call_clsact(void **state)
+{
+	(void)state;
+	lock_path_fails_cleanly(true);
 }
 
 static void flows_init(void)
@@ -471,7 +500,8 @@ static int group_teardown(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lock_path_fails_cleanly_at_every_call),
+		cmocka_unit_test(test_lock_path_fails_cleanly_at_every_call_tcx),
+		cmocka_unit_test(test_lock_path_fails_cleanly_at_every_call_clsact),
 	};
 
 	(void)argc;

@@ -369,6 +369,7 @@ static void rm_all_pins(void)
 static int own_teardown(void **state)
 {
 	(void)state;
+	unsetenv("SOCCR_NO_TCX");
 	soccr_lock_close(lk);
 	lk = NULL;
 	soccr_lock_test__destroy(other);
@@ -380,13 +381,39 @@ static int own_teardown(void **state)
 	return 0;
 }
 
-static void test_detach_leaves_no_filter_qdisc_pin_or_program(void **state)
+/*
+ * How many times program id sits at one hook of dev in namespace nsfd: the
+ * kernel's tcx list (BPF_PROG_QUERY, 46/47: BPF_TCX_INGRESS/EGRESS) plus the
+ * classic filters tc shows at our handle.
+ */
+static int count_at_hook(int nsfd, const char *ns, const char *dev, bool egress, __u32 id)
+{
+	LIBBPF_OPTS(bpf_prog_query_opts, qo);
+	__u32 ids[64];
+	int n = 0;
+
+	assert_int_equal(tns_enter(nsfd), 0);
+	qo.prog_ids = ids;
+	qo.prog_cnt = 64;
+	if (!bpf_prog_query_opts((int)if_nametoindex(dev), egress ? 47 : 46, &qo))
+		for (__u32 i = 0; i < qo.prog_cnt; i++)
+			n += ids[i] == id;
+	assert_int_equal(tns_leave(), 0);
+	for (int k = 0; k < 8; k++)
+		if (tns_sh(ns, "test $(tc filter show dev %s %s | grep -c \"handle 0xc114\") -eq %d",
+			   dev, egress ? "egress" : "ingress", k) == 0)
+			return n + k;
+	return -1;
+}
+
+static void detach_leaves_nothing(bool classic)
 {
 	struct soccr_lock_opts opts = { .sz = sizeof(opts) };
 	char dir[80];
 	__u32 id;
 
-	(void)state;
+	if (classic)
+		assert_int_equal(setenv("SOCCR_NO_TCX", "1", 1), 0);
 	assert_int_equal(tns_pair_setup(&q), 0);
 	snprintf(dir, sizeof(dir), "%s-detach", pin_dir);
 	opts.pin_dir = dir;
@@ -401,11 +428,11 @@ static void test_detach_leaves_no_filter_qdisc_pin_or_program(void **state)
 	for (int i = 0; i < 2; i++) {
 		const char *dev = i ? "lo" : q.ifname[0];
 
-		assert_true(has_filter(q.ns[0], dev, "ingress", "handle 0xc114"));
-		assert_true(has_filter(q.ns[0], dev, "egress", "handle 0xc114"));
-		/* Exactly one of ours per hook. */
-		assert_int_equal(tns_sh(q.ns[0], "test $(tc filter show dev %s ingress | "
-					"grep -c \"handle 0xc114\") -eq 1", dev), 0);
+		/* Exactly one of ours per hook, made the way asked. */
+		assert_int_equal(count_at_hook(q.nsfd[0], q.ns[0], dev, false, id), 1);
+		assert_int_equal(count_at_hook(q.nsfd[0], q.ns[0], dev, true, id), 1);
+		assert_int_equal(has_filter(q.ns[0], dev, "ingress", "handle 0xc114"), classic);
+		assert_int_equal(has_filter(q.ns[0], dev, "egress", "handle 0xc114"), classic);
 	}
 	assert_int_equal(access(dir, F_OK), 0);
 
@@ -417,13 +444,28 @@ static void test_detach_leaves_no_filter_qdisc_pin_or_program(void **state)
 	for (int i = 0; i < 2; i++) {
 		const char *dev = i ? "lo" : q.ifname[0];
 
+		assert_int_equal(count_at_hook(q.nsfd[0], q.ns[0], dev, false, id), 0);
+		assert_int_equal(count_at_hook(q.nsfd[0], q.ns[0], dev, true, id), 0);
 		assert_false(has_filter(q.ns[0], dev, "ingress", "bpf"));
 		assert_false(has_filter(q.ns[0], dev, "egress", "bpf"));
-		/* We created the clsact qdiscs and nobody else uses them: gone too. */
+		/* We created the clsact qdiscs (if any) and nobody else uses them: gone too. */
 		assert_false(has_clsact(q.ns[0], dev));
 	}
 	assert_int_not_equal(access(dir, F_OK), 0);
 	wait_prog_gone(id);
+	unsetenv("SOCCR_NO_TCX");
+}
+
+static void test_detach_leaves_no_attachment_qdisc_pin_or_program_tcx(void **state)
+{
+	(void)state;
+	detach_leaves_nothing(false);
+}
+
+static void test_detach_leaves_no_filter_qdisc_pin_or_program_clsact(void **state)
+{
+	(void)state;
+	detach_leaves_nothing(true);
 }
 
 static void test_other_clsact_filter_runs_beside_ours_and_survives_detach(void **state)
@@ -530,7 +572,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_locked_flow_v4_mapped_socket_blocked_nothing_lost, pair_setup,
 			pair_teardown),
-		cmocka_unit_test_teardown(test_detach_leaves_no_filter_qdisc_pin_or_program,
+		cmocka_unit_test_teardown(test_detach_leaves_no_attachment_qdisc_pin_or_program_tcx,
+					  own_teardown),
+		cmocka_unit_test_teardown(test_detach_leaves_no_filter_qdisc_pin_or_program_clsact,
 					  own_teardown),
 		cmocka_unit_test_teardown(
 			test_other_clsact_filter_runs_beside_ours_and_survives_detach,
