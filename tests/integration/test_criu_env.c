@@ -583,10 +583,26 @@ static void run_all(bool userns)
 	close(other);
 }
 
-static int bpf_objects(void)
+/*
+ * The soccr BPF programs loaded on the host and the soccr pins under
+ * /sys/fs/bpf, as one line of text (compared before and after: other tests'
+ * namespaces may linger a while with their own).
+ */
+static char *bpf_objects(void)
 {
-	return sh("test \"$(bpftool prog show 2>/dev/null | grep -c soccr)\" = 0 && "
-		  "! ls /sys/fs/bpf 2>/dev/null | grep -q soccr");
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = popen("{ bpftool prog show 2>/dev/null | grep soccr | cut -d: -f1; "
+			"ls /sys/fs/bpf 2>/dev/null | grep soccr; } | tr '\\n' ' '", "r");
+
+	assert_non_null(f);
+	if (getline(&out, &len, f) < 0) {
+		free(out);
+		out = strdup("");
+	}
+	pclose(f);
+	assert_non_null(out);
+	return out;
 }
 
 static void write_file(const char *path, const char *s)
@@ -638,10 +654,15 @@ static int run_child(bool userns)
 
 static void test_criu_api_as_root_leaves_nothing_behind(void **state)
 {
+	char *before, *after;
+
 	(void)state;
-	assert_int_equal(bpf_objects(), 0);
+	before = bpf_objects();
 	assert_int_equal(run_child(false), 0);
-	assert_int_equal(bpf_objects(), 0);
+	after = bpf_objects();
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
 }
 
 static void test_criu_api_in_a_user_namespace(void **state)
