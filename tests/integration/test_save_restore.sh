@@ -90,9 +90,14 @@ move_addr() {
 
 GREET=262144 SEND1=10000 SEND2=65536
 
-# migrate NAME LISTEN CONNECT CIDR
+# migrate NAME LISTEN CONNECT CIDR [same]: to D through the shared pin dir; with "same",
+# back into O itself with O's own lock (no pin dir), which save attaches and restore,
+# once its last flow is unlocked, detaches.
 migrate() {
 	local name=$1 listen=$2 connect=$3 cidr=$4 d=$T/$1 srv pid fd cli rst rc
+	local dst=$D
+	local -a pin=(--pin-dir "$PIN")
+	[ "${5:-}" = same ] && { dst=$O; pin=(); }
 	mkdir -p "$d"
 	in_ns $O "$H/echo_server" --listen "$listen" --greet $GREET --sndbuf 1048576 \
 		--ready "$d/ready" >"$d/origin.out" 2>&1 &
@@ -109,7 +114,7 @@ migrate() {
 	touch "$d/go1"
 	wait_file "$d/sent1"
 
-	"$SOCCR" save --pid "$pid" --fd "$fd" -o "$d/conn.img" --pin-dir "$PIN" \
+	"$SOCCR" save --pid "$pid" --fd "$fd" -o "$d/conn.img" "${pin[@]}" \
 		>"$d/save.out" 2>"$d/save.err" || die "$name: soccr save failed"
 	grep -q "^saved .* ESTABLISHED to $d/conn.img: recv queue $SEND1 B, .*flow locked" \
 		"$d/save.out" || die "$name: save report"
@@ -121,21 +126,26 @@ migrate() {
 	[ "${outq:-0}" -gt $((GREET / 2)) ] || die "$name: send queue in the image is ${outq:-?} B"
 	grep -q '"flags":\["locked"\]' "$d/show.out" || die "$name: image not marked locked"
 
-	"$SOCCR" lock --pin-dir "$PIN" list >"$d/locked.out" 2>&1
+	in_ns $O "$SOCCR" lock "${pin[@]}" list >"$d/locked.out" 2>&1
 	grep -q ":${listen##*:} " "$d/locked.out" || die "$name: flow not locked after save"
+	if [ $dst = $O ]; then
+		in_ns $O "$SOCCR" lock status --json >"$d/status.out" 2>&1
+		jq -e '.healthy and .owner == "auto" and .flows == 1' "$d/status.out" >/dev/null ||
+			die "$name: the lock save attached is not O's own, marked auto"
+	fi
 
 	if [ "$name" = ipv4 ]; then
 		# A second save that cannot write its image fails before touching anything:
 		# the first image stays restorable (socket in repair mode, flow locked).
-		"$SOCCR" save --pid "$pid" --fd "$fd" -o /nonexistent-dir/x.img --pin-dir "$PIN" \
+		"$SOCCR" save --pid "$pid" --fd "$fd" -o /nonexistent-dir/x.img "${pin[@]}" \
 			>"$d/save2.out" 2>&1
 		rc=$?
 		[ $rc -eq 1 ] || die "$name: save to a bad path: exit $rc, want 1"
 		grep -q "nothing was done" "$d/save2.out" || die "$name: save2: $(cat "$d/save2.out")"
-		"$SOCCR" lock --pin-dir "$PIN" list >"$d/locked.out" 2>&1
+		"$SOCCR" lock "${pin[@]}" list >"$d/locked.out" 2>&1
 		grep -q ":${listen##*:} " "$d/locked.out" || die "$name: a failed second save unlocked the flow"
 		# Saved again (the socket is in repair mode already): still locked afterwards.
-		"$SOCCR" save --pid "$pid" --fd "$fd" -o "$d/conn2.img" --pin-dir "$PIN" \
+		"$SOCCR" save --pid "$pid" --fd "$fd" -o "$d/conn2.img" "${pin[@]}" \
 			>"$d/save3.out" 2>&1 || die "$name: second save: $(cat "$d/save3.out")"
 		# The same sequence numbers and queues (the timestamp clock has moved on).
 		seqs() { "$SOCCR" show --json "$1" | grep -oE '"(state|inq_len|inq_seq|outq_len|outq_seq|unsq_len)":[^,]*'; }
@@ -147,14 +157,14 @@ migrate() {
 	wait "$srv" 2>/dev/null
 	if [ "$name" = ipv4 ]; then
 		# Too early: the address is not in D yet. Restore fails, sends nothing, keeps the lock.
-		in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" >"$d/early.out" 2>&1
+		in_ns $dst "$SOCCR" restore -i "$d/conn.img" "${pin[@]}" >"$d/early.out" 2>&1
 		rc=$?
 		[ $rc -eq 1 ] || die "$name: restore without the local address: exit $rc, want 1"
 		[ "$(wc -l <"$d/early.out")" -eq 1 ] || die "$name: early restore: not one error line"
-		"$SOCCR" lock --pin-dir "$PIN" list >"$d/locked.out" 2>&1
+		"$SOCCR" lock "${pin[@]}" list >"$d/locked.out" 2>&1
 		grep -q ":${listen##*:} " "$d/locked.out" || die "$name: a failed restore unlocked the flow"
 	fi
-	move_addr $O $D "$cidr"
+	[ $dst = $D ] && move_addr $O $D "$cidr"
 
 	if [ "$name" = ipv4 ]; then
 		# A command that passes every check but whose exec fails (ETXTBSY: the file is
@@ -162,7 +172,7 @@ migrate() {
 		# restore exits 2, the flow stays locked, and the image restores again below.
 		cp /bin/true "$d/busy" && chmod +x "$d/busy" || die "$name: copy /bin/true"
 		exec 9>>"$d/busy"
-		in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" -- "$d/busy" \
+		in_ns $dst "$SOCCR" restore -i "$d/conn.img" "${pin[@]}" -- "$d/busy" \
 			>"$d/busy.out" 2>&1
 		rc=$?
 		exec 9>&-
@@ -170,13 +180,13 @@ migrate() {
 		grep -q "exec .*busy: Text file busy .*closed in repair mode" "$d/busy.out" ||
 			die "$name: failed exec message"
 		! grep -q "^restored" "$d/busy.out" || die "$name: the socket went live before exec"
-		"$SOCCR" lock --pin-dir "$PIN" list >"$d/locked.out" 2>&1
+		"$SOCCR" lock "${pin[@]}" list >"$d/locked.out" 2>&1
 		grep -q ":${listen##*:} " "$d/locked.out" || die "$name: a failed exec unlocked the flow"
 	fi
 
 	# --verify/--pcap: ESTABLISHED injects nothing, so the verdicts say so; the pcap
 	# file is written all the same (header only).
-	in_ns $D "$SOCCR" restore -i "$d/conn.img" --pin-dir "$PIN" --verify --pcap "$d/restore.pcap" \
+	in_ns $dst "$SOCCR" restore -i "$d/conn.img" "${pin[@]}" --verify --pcap "$d/restore.pcap" \
 		-- "$H/echo_server" >"$d/restore.out" 2>"$d/restore.err" &
 	rst=$!
 	pids+=($rst)
@@ -189,16 +199,25 @@ migrate() {
 	[ $rc -eq 0 ] || die "$name: soccr restore / echo_server exit $rc"
 	grep -q "^restored .* ESTABLISHED: recv queue $SEND1 B.*; flow unlocked" "$d/restore.err" ||
 		die "$name: restore report"
+	if [ $dst = $O ]; then
+		grep -q "; flow unlocked, lock detached (no flow left)$" "$d/restore.err" ||
+			die "$name: restore did not detach the lock save attached"
+		in_ns $O "$SOCCR" lock status --json >"$d/status.out" 2>&1
+		jq -e '(.found | not) and (.hooks | length) == 0' "$d/status.out" >/dev/null ||
+			die "$name: a lock is left in O: $(cat "$d/status.out")"
+	fi
 	grep -q "^verify: 0 segment(s) injected, 0 absorbed" "$d/restore.err" || die "$name: verdicts"
 	[ "$(stat -c %s "$d/restore.pcap" 2>/dev/null || echo 0)" -ge 24 ] || die "$name: no pcap file"
 	# Unlocked: the flow's entry is gone from the shared map.
-	"$SOCCR" lock --pin-dir "$PIN" list >"$d/list.out" 2>&1
+	in_ns $dst "$SOCCR" lock "${pin[@]}" list >"$d/list.out" 2>&1
 	! grep -q ":${listen##*:} " "$d/list.out" || die "$name: flow still locked"
-	move_addr $D $O "$cidr"
+	[ $dst = $D ] && move_addr $D $O "$cidr"
 	echo "ok - $name: $(cat "$d/client.out")"
 }
 
+# First, while O has no lock of its own yet (the migrations to D attach the shared one there).
+migrate same-netns 10.99.0.1:7004 10.99.0.1:7004 10.99.0.1/24 same
 migrate ipv4 10.99.0.1:7001 10.99.0.1:7001 10.99.0.1/24
 migrate ipv6 "[fd00:99::1]:7002" "[fd00:99::1]:7002" fd00:99::1/64
 migrate v4-mapped "[::ffff:10.99.0.1]:7003" 10.99.0.1:7003 10.99.0.1/24
-echo "test_save_restore: 3 migrations ok"
+echo "test_save_restore: 4 migrations ok"
