@@ -6,9 +6,10 @@
  * The flow stays locked (if the image says it was locked at save) until the
  * new socket is out of repair mode: only then is it unlocked, so the peer
  * never meets a stack without the socket (which would answer with a RST).
- * The destination's devices must already carry the lock when the service
- * address arrives there (`soccr lock attach` in the destination netns, with
- * the same pin directory): the flow entry itself is shared through bpffs.
+ * The destination's devices must already carry the lock, holding the flow,
+ * when the service address arrives there: the namespace's own lock (`soccr
+ * lock add --attach` there), or a lock shared through a pin directory. An
+ * `auto` lock (attached by `soccr save`) left without flows is detached.
  *
  * With CMD, the socket becomes fd 3 of a child running CMD, with
  * LISTEN_FDS=1 and LISTEN_PID=<its pid> (systemd's socket activation
@@ -58,8 +59,8 @@ static void usage(FILE *f)
 		"      --no-unlock    leave the flow locked\n"
 		"      --keep-lock    keep the lock attached, even when 'soccr save' attached it and\n"
 		"                     no flow is left in it (by default it is then detached)\n"
-		"      --pin-dir DIR  bpffs directory of the lock (default $SOCCR_PIN_DIR, else\n"
-		"                     " SOCCR_LOCK_PIN_DIR ")\n"
+		"      --pin-dir DIR  a lock shared through DIR (default $SOCCR_PIN_DIR, else\n"
+		"                     this network namespace's own lock)\n"
 		"      --verify       prove each segment the restore injects (half-closed states)\n"
 		"                     was on the wire and absorbed; print the verdicts; exit 3 if not\n"
 		"      --pcap FILE    write the capture of the flow during the restore to FILE\n"
@@ -290,11 +291,11 @@ static bool same_flow(const struct soccr_flow *a, const struct soccr_flow *b)
 }
 
 /*
- * Open the lock and check the image's flow is locked there. A flow missing
- * from the map means we are looking at another lock than the one save used
- * (another --pin-dir, or another bpffs instance: `ip netns exec` remounts
- * /sys), and "unlocking" it would leave the real entry in place: refuse
- * before touching anything. Returns 0, or an exit status after a message.
+ * Open the lock attached here and check the image's flow is locked there. A
+ * flow missing from it means we are looking at another lock than the one
+ * that holds the flow (another namespace's, another --pin-dir), and
+ * "unlocking" it would leave the real entry in place: refuse before
+ * touching anything. Returns 0, or an exit status after a message.
  */
 static int open_lock(const struct soccr_image *img, const char *pin_dir, struct soccr_lock **lock,
 		     struct soccr_flow *flow)
