@@ -23,8 +23,8 @@
  * batch updates run about twice as fast as with BPF_F_NO_PREALLOC.
  */
 #define SOCCR_LOCK_MAX_FLOWS 131072
-#define SOCCR_LOCK_SLOTS     5
-#define SOCCR_LOCK_SLOT_SIZES {1024, 4096, 16384, 65536, 65536}
+#define SOCCR_LOCK_SLOTS     3
+#define SOCCR_LOCK_SLOT_SIZES {1024, 16384, 131072}
 /* Slot 0's size, also the template the slots map is made with (hash slots may differ in size). */
 #define SOCCR_LOCK_SLOT0_SIZE 1024
 

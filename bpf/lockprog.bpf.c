@@ -72,13 +72,26 @@ struct soccr_lock_slot {
 	__uint(value_size, sizeof(struct soccr_lock_val));
 };
 
-/* Slot number -> slot map. A hash of maps so that user space can add a slot only if absent. */
+/*
+ * Slot number -> slot map, twice. soccr_slots, a hash of maps, is user
+ * space's: a slot is added there only if absent (BPF_NOEXIST), so racing
+ * processes agree on one; never read here (bound by the loader). Every
+ * process that uses a slot also writes it into soccr_array, which the
+ * classifier reads: an array lookup is inlined, a hash lookup is not.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
 	__uint(max_entries, SOCCR_LOCK_SLOTS);
 	__type(key, __u32);
 	__array(values, struct soccr_lock_slot);
 } soccr_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SOCCR_LOCK_SLOTS);
+	__type(key, __u32);
+	__array(values, struct soccr_lock_slot);
+} soccr_array SEC(".maps");
 
 /* User space's state word (struct soccr_lock_meta); never read here, bound by the loader. */
 struct {
@@ -224,7 +237,7 @@ static __always_inline struct soccr_lock_val *find_flow(const struct soccr_lock_
 #pragma unroll
 	for (__u32 i = 0; i < SOCCR_LOCK_SLOTS; i++) {
 		__u32 n = i;
-		void *slot = bpf_map_lookup_elem(&soccr_slots, &n);
+		void *slot = bpf_map_lookup_elem(&soccr_array, &n);
 		struct soccr_lock_val *val;
 
 		if (!slot)

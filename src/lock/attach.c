@@ -435,7 +435,7 @@ static int attach_dev(struct soccr_lock *lock, int nl, const char *ifname, int i
  */
 static int adopt_attached(struct soccr_lock *lock)
 {
-	struct soccr_lock other = {.prog_fd = -1, .slots_fd = -1, .meta_fd = -1};
+	struct soccr_lock other = {.prog_fd = -1, .slots_fd = -1, .array_fd = -1, .meta_fd = -1};
 	struct lk_hook *h;
 	__u32 id = 0;
 	size_t n;
@@ -471,10 +471,12 @@ static int adopt_attached(struct soccr_lock *lock)
 	sc_lock_drop_prog(lock);
 	lock->prog_fd = other.prog_fd;
 	lock->slots_fd = other.slots_fd;
+	lock->array_fd = other.array_fd;
 	lock->meta_fd = other.meta_fd;
 	lock->prog_id = other.prog_id;
 	lock->cfg = other.cfg;
 	memcpy(lock->slot_fd, other.slot_fd, sizeof(lock->slot_fd));
+	lock->add_hint = other.add_hint;
 	return 0;
 }
 
@@ -697,7 +699,7 @@ SOCCR_API int soccr_lock_detach_idle(struct soccr_lock *lock)
 
 SOCCR_API int soccr_lock_detach_netns(const struct soccr_lock_opts *opts)
 {
-	struct soccr_lock lk = {.prog_fd = -1, .slots_fd = -1, .meta_fd = -1};
+	struct soccr_lock lk = {.prog_fd = -1, .slots_fd = -1, .array_fd = -1, .meta_fd = -1};
 	int mu, err;
 
 	if (opts && opts->sz < offsetof(struct soccr_lock_opts, flags))

@@ -90,14 +90,23 @@ SOCCR_API int soccr_lock_add(struct soccr_lock *lock, const struct soccr_flow *f
 	memset(&v, 0, sizeof(v));
 	if (flow_key(flow, &k, &v.local))
 		return bad_flow("add");
-	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS; i++) {
+	/*
+	 * From the slot that took the last add, then the later ones (made in
+	 * order as needed), then the earlier ones: one call per add while that
+	 * slot has room, not one per full slot before it (a flow added again may
+	 * then get a second copy in another slot: see above).
+	 */
+	for (unsigned int j = 0; j < SOCCR_LOCK_SLOTS; j++) {
+		unsigned int i = (lock->add_hint + j) % SOCCR_LOCK_SLOTS;
 		int fd = slot(lock, i, true);
 
 		if (fd < 0)
 			return fd;
 		/* BPF_NOEXIST: locking again must not reset the counters. */
-		if (!bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) || errno == EEXIST)
+		if (!bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) || errno == EEXIST) {
+			lock->add_hint = i;
 			return 0;
+		}
 		err = -errno;
 		if (err != -E2BIG)
 			break;
@@ -182,6 +191,105 @@ static int run_batch(int fd, bool del, struct soccr_lock_key *keys, struct soccr
 	return 0;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct soccr_lock_key));
+}
+
+/*
+ * The keys slot fd holds, sorted, in a malloc()ed array (*keys, *n), read
+ * with BPF_MAP_LOOKUP_BATCH (cap: the slot's size). 0 or -errno.
+ */
+static int slot_keys(int fd, __u32 cap, struct soccr_lock_key **keys, size_t *n)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct soccr_lock_key *k = malloc((size_t)cap * sizeof(*k));
+	struct soccr_lock_val *v = malloc((size_t)cap * sizeof(*v));
+	__u32 token = 0, cnt;
+	size_t got = 0;
+	bool first = true;
+	int err = 0;
+
+	if (!k || !v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (got < cap) {
+		cnt = (__u32)(cap - got);
+		if (bpf_map_lookup_batch(fd, first ? NULL : &token, &token, k + got, v + got, &cnt,
+					 &opts)) {
+			err = -errno;
+			if (err == -ENOENT) { /* the end: cnt holds the last ones */
+				got += cnt;
+				err = 0;
+			}
+			break;
+		}
+		got += cnt;
+		first = false;
+	}
+out:
+	free(v);
+	if (err) {
+		free(k);
+		return err;
+	}
+	qsort(k, got, sizeof(*k), key_cmp);
+	*keys = k;
+	*n = got;
+	return 0;
+}
+
+/*
+ * Delete keys[0..n) from every slot. A batch delete stops at each key a slot
+ * lacks (one call per miss), and a key lives in one slot of several: a slot
+ * not much larger than the batch has its keys read first, and gets only the
+ * ones it holds; a slot far larger takes the batch with misses skipped.
+ * Every slot is offered every key (a key added again may sit in two).
+ * *unsupported: the kernel has no batch calls.
+ */
+static int del_slots(struct soccr_lock *lock, struct soccr_lock_key *keys, size_t n,
+		     bool *unsupported)
+{
+	size_t done;
+	int err = 0;
+
+	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS && !err; i++) {
+		int fd = slot(lock, i, false);
+		struct soccr_lock_key *held = NULL;
+		size_t nheld = 0, in = 0;
+
+		if (fd == -ENOENT)
+			break;
+		if (fd < 0)
+			return fd;
+		if ((size_t)sc_lock_slot_size[i] > 4 * n ||
+		    slot_keys(fd, sc_lock_slot_size[i], &held, &nheld)) {
+			err = run_batch(fd, true, keys, NULL, n, &done);
+			if (err == 1) {
+				*unsupported = true;
+				return 0;
+			}
+			continue;
+		}
+		/* Keys this slot holds to the front, the others after. */
+		for (size_t k = 0; k < n; k++)
+			if (bsearch(&keys[k], held, nheld, sizeof(*held), key_cmp)) {
+				struct soccr_lock_key t = keys[in];
+
+				keys[in++] = keys[k];
+				keys[k] = t;
+			}
+		free(held);
+		err = in ? run_batch(fd, true, keys, NULL, in, &done) : 0;
+		if (err == 1) {
+			*unsupported = true;
+			return 0;
+		}
+	}
+	return err;
+}
+
 static int batch(struct soccr_lock *lock, const struct soccr_flow *flows, size_t n, bool del)
 {
 	struct soccr_lock_key *keys = NULL;
@@ -209,30 +317,32 @@ static int batch(struct soccr_lock *lock, const struct soccr_flow *flows, size_t
 			goto out;
 		}
 
-	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS; i++) {
-		int fd = slot(lock, i, !del);
+	if (del) {
+		bool unsupported = false;
 
-		if (del && fd == -ENOENT)
-			break;
+		err = del_slots(lock, keys, n, &unsupported);
+		if (unsupported)
+			err = 1;
+	}
+	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS && !del; i++) {
+		int fd = slot(lock, i, true);
+
 		if (fd < 0) {
 			err = fd;
 			break;
 		}
-		/* Adds: what the earlier slots took is done; deletes: every slot sees all. */
-		err = run_batch(fd, del, keys + at, vals ? vals + at : NULL, n - at, &done);
+		/* What the earlier slots took is done. */
+		err = run_batch(fd, false, keys + at, vals + at, n - at, &done);
 		if (err == 1)
 			break;
-		if (!del) {
-			at += done;
-			if (err == -E2BIG && i + 1 < SOCCR_LOCK_SLOTS) {
-				err = 0;
-				continue;
-			}
-			if (!err)
-				break;
+		at += done;
+		if (err == -E2BIG && i + 1 < SOCCR_LOCK_SLOTS) {
+			err = 0;
+			continue;
 		}
-		if (err)
-			break;
+		if (!err)
+			lock->add_hint = i;
+		break;
 	}
 	if (err == 1) {
 		pr_dbg("lock: batch %s not supported by the kernel, one call per flow", what);

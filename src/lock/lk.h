@@ -59,6 +59,7 @@
 /* The kernel's names of our objects (BPF_OBJ_NAME_LEN-truncated). */
 #define PROG_NAME  "soccr_lock"
 #define SLOTS_NAME "soccr_slots"
+#define ARRAY_NAME "soccr_array"
 #define META_NAME  "soccr_meta"
 
 _Static_assert(SOCCR_LOCK_DEFAULT_MARK == SOCCR_MARK, "bpf/lock.h and soccr.h: the mark");
@@ -68,10 +69,12 @@ _Static_assert(sizeof(struct soccr_lock_key) == 40, "key layout changed: bump SO
 
 struct soccr_lock {
 	int prog_fd;
-	int slots_fd;		/* the hash of maps: slot number -> slot */
+	int slots_fd;		/* the hash of maps: slot number -> slot (user space's) */
+	int array_fd;		/* the array of maps: the same, for the classifier */
 	int meta_fd;
 	int slot_fd[SOCCR_LOCK_SLOTS]; /* -1: not opened (or not made) yet */
 	__u32 prog_id;
+	unsigned int add_hint;	/* the slot that took the last add: where the next one starts */
 	struct soccr_lock_cfg cfg;
 	bool shared;		/* the pin dir was named (opts or $SOCCR_PIN_DIR): the pins name the lock */
 	bool auto_mark;		/* SOCCR_LOCK_AUTO */

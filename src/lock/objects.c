@@ -112,7 +112,7 @@ static bool map_is(int fd, __u32 type, const char *name, __u32 key_size, __u32 v
 
 void sc_lock_drop_prog(struct soccr_lock *lock)
 {
-	int *fds[] = {&lock->prog_fd, &lock->slots_fd, &lock->meta_fd};
+	int *fds[] = {&lock->prog_fd, &lock->slots_fd, &lock->array_fd, &lock->meta_fd};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -125,6 +125,7 @@ void sc_lock_drop_prog(struct soccr_lock *lock)
 		lock->slot_fd[i] = -1;
 	}
 	lock->prog_id = 0;
+	lock->add_hint = 0;
 }
 
 int sc_lock_take_prog(struct soccr_lock *lock, int prog_fd)
@@ -152,6 +153,9 @@ int sc_lock_take_prog(struct soccr_lock *lock, int prog_fd)
 		if (lock->slots_fd < 0 &&
 		    map_is(fd, BPF_MAP_TYPE_HASH_OF_MAPS, SLOTS_NAME, sizeof(__u32), sizeof(__u32))) {
 			lock->slots_fd = fd;
+		} else if (lock->array_fd < 0 && map_is(fd, BPF_MAP_TYPE_ARRAY_OF_MAPS, ARRAY_NAME,
+							 sizeof(__u32), sizeof(__u32))) {
+			lock->array_fd = fd;
 		} else if (lock->meta_fd < 0 &&
 			   map_is(fd, BPF_MAP_TYPE_ARRAY, META_NAME, sizeof(__u32),
 				  sizeof(struct soccr_lock_meta))) {
@@ -165,10 +169,28 @@ int sc_lock_take_prog(struct soccr_lock *lock, int prog_fd)
 		}
 	}
 	if (!have_cfg || lock->cfg.layout != SOCCR_LOCK_LAYOUT || lock->slots_fd < 0 ||
-	    lock->meta_fd < 0) {
+	    lock->array_fd < 0 || lock->meta_fd < 0) {
 		if (!have_cfg)
 			lock->cfg.layout = 1;
 		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * Slot i into the classifier's array, before anything is added to it. Every
+ * user writes the same map there (the one soccr_slots holds), so the writes
+ * agree; the array never loses a slot that soccr_slots has.
+ */
+static int publish(struct soccr_lock *lock, unsigned int i, int fd)
+{
+	__u32 key = i;
+
+	if (bpf_map_update_elem(lock->array_fd, &key, &fd, BPF_ANY)) {
+		int err = -errno;
+
+		pr_perror("lock: publish slot %u", i);
+		return err;
 	}
 	return 0;
 }
@@ -191,6 +213,12 @@ int sc_lock_slot(struct soccr_lock *lock, unsigned int i, bool create)
 				pr_perror("lock: open slot %u (map id %u)", i, id);
 				return err;
 			}
+			/* The slot's maker may have died before publishing it: publish it again. */
+			err = publish(lock, i, fd);
+			if (err) {
+				close(fd);
+				return err;
+			}
 			lock->slot_fd[i] = fd;
 			return fd;
 		}
@@ -210,6 +238,8 @@ int sc_lock_slot(struct soccr_lock *lock, unsigned int i, bool create)
 		}
 		/* Only if absent: a racing process's slot wins, and then we use that one. */
 		err = bpf_map_update_elem(lock->slots_fd, &key, &fd, BPF_NOEXIST) ? -errno : 0;
+		if (!err)
+			err = publish(lock, i, fd);
 		if (!err) {
 			lock->slot_fd[i] = fd;
 			pr_dbg("lock: made slot %u (%u flows)", i, sc_lock_slot_size[i]);
@@ -331,10 +361,11 @@ static int load(struct soccr_lock *lock, __u32 mark, unsigned int flags)
 		goto out;
 	}
 	prog = bpf_program__fd(skel->progs.soccr_lock);
-	/* The program never reads the meta map: bind it so that it lives and is found with it. */
-	if (bpf_prog_bind_map(prog, bpf_map__fd(skel->maps.soccr_meta), NULL)) {
+	/* The program never reads these maps: bind them so that they live and are found with it. */
+	if (bpf_prog_bind_map(prog, bpf_map__fd(skel->maps.soccr_meta), NULL) ||
+	    bpf_prog_bind_map(prog, bpf_map__fd(skel->maps.soccr_slots), NULL)) {
 		err = -errno;
-		pr_perror("lock: bind the meta map");
+		pr_perror("lock: bind the lock's maps");
 		goto out;
 	}
 	if (*prog_path && bpf_obj_pin(prog, prog_path)) {
@@ -450,7 +481,7 @@ SOCCR_API int soccr_lock_open(const struct soccr_lock_opts *opts, struct soccr_l
 	lock = calloc(1, sizeof(*lock));
 	if (!lock)
 		return -ENOMEM;
-	lock->prog_fd = lock->slots_fd = lock->meta_fd = -1;
+	lock->prog_fd = lock->slots_fd = lock->array_fd = lock->meta_fd = -1;
 	for (int i = 0; i < SOCCR_LOCK_SLOTS; i++)
 		lock->slot_fd[i] = -1;
 	err = sc_lock_resolve_dir(lock, dir);

@@ -39,7 +39,7 @@ static void fill_objects(struct soccr_lock *lk, struct soccr_lock_status *st)
 	if (!sc_lock_meta(lk, 0, 0, &meta) && (meta & SOCCR_LOCK_META_AUTO))
 		st->flags |= SOCCR_LOCK_AUTO;
 	st->flows = sc_lock_count(lk, SIZE_MAX);
-	st->memlock = memlock_of(lk->slots_fd) + memlock_of(lk->meta_fd);
+	st->memlock = memlock_of(lk->slots_fd) + memlock_of(lk->array_fd) + memlock_of(lk->meta_fd);
 	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS; i++) {
 		int sfd = sc_lock_slot(lk, i, false);
 
@@ -71,7 +71,7 @@ static void check_hooks(struct soccr_lock_status *st)
 
 SOCCR_API int soccr_lock_status(const struct soccr_lock_opts *opts, struct soccr_lock_status *st)
 {
-	struct soccr_lock lk = {.prog_fd = -1, .slots_fd = -1, .meta_fd = -1};
+	struct soccr_lock lk = {.prog_fd = -1, .slots_fd = -1, .array_fd = -1, .meta_fd = -1};
 	char path[PATH_MAX], parent[PATH_MAX], *slash;
 	struct lk_hook *h = NULL;
 	size_t n = 0, sz;
