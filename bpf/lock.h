@@ -19,7 +19,7 @@
  * live in up to SOCCR_LOCK_SLOTS preallocated hash maps ("slots") of growing
  * size, made one after the other as the earlier ones fill (slot k exists only
  * once slot k-1 does). An empty lock has no slot; 100 flows cost slot 0 (about
- * 150 KiB); the five slots hold 152,576 flows (about 22 MiB). Preallocated, as
+ * 150 KiB); the three slots hold 148,480 flows (about 21 MiB). Preallocated, as
  * batch updates run about twice as fast as with BPF_F_NO_PREALLOC.
  */
 #define SOCCR_LOCK_MAX_FLOWS 131072

@@ -47,11 +47,11 @@ extern "C" {
 #define SOCCR_LOCK_TC_PRIO 1
 
 /*
- * Capacity of the lock: flows it holds at least (at most 152,576). The flows
+ * Capacity of the lock: flows it holds at least (at most 148,480). The flows
  * live in preallocated hash maps made as earlier ones fill (fast batch
  * updates without holding memory for flows that are not there): an empty
- * lock holds a few KiB of kernel memory, one with 100 flows about 150 KiB,
- * 10,000 flows about 3 MiB, a full one about 22 MiB.
+ * lock holds about 2 KiB of kernel memory, one with 100 flows about 150 KiB,
+ * 10,000 flows about 2.4 MiB, a full one about 21 MiB.
  */
 #define SOCCR_LOCK_CAPACITY 131072
 
