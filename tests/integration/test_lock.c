@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -364,6 +365,7 @@ static void rm_all_pins(void)
 	rm_pins("");
 	rm_pins("-detach");
 	rm_pins("-coexist");
+	rm_pins("-old");
 }
 
 static int own_teardown(void **state)
@@ -378,6 +380,7 @@ static int own_teardown(void **state)
 	tns_pair_cleanup(&q);
 	rm_pins("-detach");
 	rm_pins("-coexist");
+	rm_pins("-old");
 	return 0;
 }
 
@@ -560,6 +563,69 @@ static void test_other_clsact_filter_runs_beside_ours_and_survives_detach(void *
 	close(s);
 }
 
+/* A lock of an older layout, pinned and attached: reported, refused, removed. */
+static void test_older_layout_is_reported_refused_and_removed(void **state)
+{
+	struct soccr_lock_opts opts = { .sz = sizeof(opts) };
+	struct soccr_lock_opts here = { .sz = sizeof(here), .flags = SOCCR_LOCK_ATTACHED };
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, topts, .handle = SOCCR_LOCK_TC_HANDLE,
+			    .priority = SOCCR_LOCK_TC_PRIO);
+	struct soccr_lock_status st = { .sz = sizeof(st) };
+	char dir[80], path[96];
+	__u32 id;
+
+	(void)state;
+	assert_int_equal(tns_pair_setup(&q), 0);
+	other = soccr_lock_test__open_and_load();
+	assert_non_null(other);
+	id = prog_id(bpf_program__fd(other->progs.soccr_lock));
+	snprintf(dir, sizeof(dir), "%s-old", pin_dir);
+	snprintf(path, sizeof(path), "%s/prog", dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(bpf_obj_pin(bpf_program__fd(other->progs.soccr_lock), path), 0);
+	opts.pin_dir = dir;
+	/* Pinned: the status names it; opening it is refused. */
+	assert_int_equal(tns_enter(q.nsfd[0]), 0);
+	assert_int_equal(soccr_lock_status(&opts, &st), 0);
+	assert_true(st.found);
+	assert_int_equal(st.prog_id, id);
+	assert_int_equal(st.layout, 1);
+	assert_int_equal(st.problems, SOCCR_LOCK_PB_LAYOUT | SOCCR_LOCK_PB_PIN_ONLY);
+	soccr_lock_status_free(&st);
+	assert_int_equal(soccr_lock_open(&opts, &lk), -EPROTO);
+	assert_null(lk);
+	/* Attached on lo of the namespace: this namespace's lock is that one, refused too. */
+	hook.ifindex = (int)if_nametoindex("lo");
+	assert_int_equal(bpf_tc_hook_create(&hook), 0);
+	topts.prog_fd = bpf_program__fd(other->progs.soccr_lock);
+	hook.attach_point = BPF_TC_INGRESS;
+	assert_int_equal(bpf_tc_attach(&hook, &topts), 0);
+	topts.prog_fd = bpf_program__fd(other->progs.soccr_lock);
+	topts.prog_id = 0;
+	hook.attach_point = BPF_TC_EGRESS;
+	assert_int_equal(bpf_tc_attach(&hook, &topts), 0);
+	st.sz = sizeof(st);
+	assert_int_equal(soccr_lock_status(NULL, &st), 0);
+	assert_int_equal(st.prog_id, id);
+	assert_int_equal(st.problems, SOCCR_LOCK_PB_LAYOUT);
+	assert_int_equal(st.nhooks, 2);
+	soccr_lock_status_free(&st);
+	assert_int_equal(soccr_lock_open(&here, &lk), -EPROTO);
+	assert_int_equal(soccr_lock_open(NULL, &lk), -EPROTO);
+	/* Detach without a handle takes it off the devices and unpins it. */
+	assert_int_equal(soccr_lock_detach_netns(&opts), 0);
+	st.sz = sizeof(st);
+	assert_int_equal(soccr_lock_status(&opts, &st), 0);
+	assert_false(st.found);
+	assert_int_equal(st.nhooks, 0);
+	soccr_lock_status_free(&st);
+	assert_int_equal(tns_leave(), 0);
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_false(has_filter(q.ns[0], "lo", "ingress", "bpf"));
+	assert_false(has_filter(q.ns[0], "lo", "egress", "bpf"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -579,6 +645,8 @@ int main(void)
 		cmocka_unit_test_teardown(
 			test_other_clsact_filter_runs_beside_ours_and_survives_detach,
 			own_teardown),
+		cmocka_unit_test_teardown(test_older_layout_is_reported_refused_and_removed,
+					  own_teardown),
 	};
 
 	tns_require_root();
