@@ -433,7 +433,7 @@ static int attach_dev(struct soccr_lock *lock, int nl, const char *ifname, int i
  * under a private bpffs made its own): take it as ours, bringing the flows
  * this handle holds.
  */
-static int adopt_attached(struct soccr_lock *lock)
+static int adopt_attached(struct soccr_lock *lock, bool *was)
 {
 	struct soccr_lock other = {.prog_fd = -1, .slots_fd = -1, .array_fd = -1, .meta_fd = -1};
 	struct lk_hook *h;
@@ -441,16 +441,19 @@ static int adopt_attached(struct soccr_lock *lock)
 	size_t n;
 	int err, fd;
 
-	if (lock->shared)
-		return 0;
+	/* One scan: is ours attached here already, and is another? */
 	err = sc_lock_scan(false, &h, &n);
 	if (err)
 		return err;
-	for (size_t i = 0; i < n && !id; i++)
-		if (h[i].prog_id != lock->prog_id)
+	*was = false;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].prog_id == lock->prog_id)
+			*was = true;
+		else if (!id)
 			id = h[i].prog_id;
+	}
 	free(h);
-	if (!id)
+	if (lock->shared || !id)
 		return 0;
 	for (int i = 0; i < SOCCR_LOCK_SLOTS; i++)
 		other.slot_fd[i] = -1;
@@ -468,6 +471,7 @@ static int adopt_attached(struct soccr_lock *lock)
 		return err;
 	}
 	pr_dbg("lock: prog id %u is attached in this netns already: using it", id);
+	*was = true;
 	sc_lock_drop_prog(lock);
 	lock->prog_fd = other.prog_fd;
 	lock->slots_fd = other.slots_fd;
@@ -484,16 +488,16 @@ static int adopt_attached(struct soccr_lock *lock)
 static int attach(struct soccr_lock *lock, const char *ifname)
 {
 	struct if_nameindex *ifs = NULL;
-	int mu, nl = -1, err, first = 0, count = 0, was;
+	int mu, nl = -1, err, first = 0, count = 0;
+	bool was = false;
 	__u32 flags;
 
 	mu = sc_lock_mutex(lock);
 	if (mu < 0)
 		return mu;
-	err = adopt_attached(lock);
+	err = adopt_attached(lock, &was);
 	if (err)
 		goto out;
-	was = sc_lock_attached_here(lock->prog_id);
 	nl = sc_nl_open(NETLINK_ROUTE);
 	if (nl < 0) {
 		err = nl;
@@ -539,7 +543,7 @@ static int attach(struct soccr_lock *lock, const char *ifname)
 	 */
 	if (count && !lock->auto_mark)
 		sc_lock_meta(lock, 0, SOCCR_LOCK_META_AUTO, &flags);
-	else if (count && was == 0)
+	else if (count && !was)
 		sc_lock_meta(lock, SOCCR_LOCK_META_AUTO, 0, &flags);
 out:
 	if (nl >= 0)
