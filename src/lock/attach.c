@@ -174,6 +174,21 @@ static int list_interfaces(struct if_nameindex **ifs)
 	return -errno;
 }
 
+/* The devices of this netns and a netlink socket to look at them: both, or neither. */
+static int open_devices(struct if_nameindex **ifs, int *nl)
+{
+	int err = list_interfaces(ifs);
+
+	if (err)
+		return err;
+	*nl = sc_nl_open(NETLINK_ROUTE);
+	if (*nl >= 0)
+		return 0;
+	if_freenameindex(*ifs);
+	*ifs = NULL;
+	return *nl;
+}
+
 int sc_lock_scan(bool first_only, struct lk_hook **hooks, size_t *n)
 {
 	struct if_nameindex *ifs;
@@ -183,14 +198,9 @@ int sc_lock_scan(bool first_only, struct lk_hook **hooks, size_t *n)
 
 	*hooks = NULL;
 	*n = 0;
-	err = list_interfaces(&ifs);
+	err = open_devices(&ifs, &nl);
 	if (err)
 		return err;
-	nl = sc_nl_open(NETLINK_ROUTE);
-	if (nl < 0) {
-		if_freenameindex(ifs);
-		return nl;
-	}
 	while (ifs[nifs].if_index)
 		nifs++;
 	/* lo first: every lock attached to "all devices" is there, so one look usually does. */
@@ -648,14 +658,9 @@ static int detach_all(struct soccr_lock *lock)
 	struct if_nameindex *ifs, *i;
 	int nl, err, first = 0;
 
-	err = list_interfaces(&ifs);
+	err = open_devices(&ifs, &nl);
 	if (err)
 		return err;
-	nl = sc_nl_open(NETLINK_ROUTE);
-	if (nl < 0) {
-		if_freenameindex(ifs);
-		return nl;
-	}
 	for (i = ifs; i->if_index; i++) {
 		err = detach_ifindex(nl, i->if_name, (int)i->if_index);
 		if (err && !first)
