@@ -111,4 +111,13 @@ struct pcap;
 struct pcap_dumper;
 struct pcap_dumper *cli_pcap_create(struct pcap *pc, const char *cmd, const char *path);
 
+/*
+ * Remove directory path and everything in it, if it is a directory (not a
+ * link) owned by us: every step relative to an open directory, links
+ * removed and never followed, subdirectories entered only if still ours
+ * when opened; nothing outside the tree is touched, whatever is swapped in
+ * while this runs (src/cli/rmtree.c).
+ */
+void cli_rm_tree(const char *path);
+
 #endif /* SOCCR_CLI_H */

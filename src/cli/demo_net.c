@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "demo.h"
 
 static const char *const host_sfx[H_NR] = { "sw", "client", "origin", "dest" };
@@ -521,65 +522,6 @@ int demo_move_service(struct demo *d)
 }
 
 /*
- * Remove what directory dfd holds, then nothing else: every step is relative
- * to an open directory (openat/unlinkat), symbolic links are removed, never
- * followed, and a subdirectory is entered only if it is still a directory of
- * ours when opened (O_NOFOLLOW), so swapping a path for a link elsewhere
- * while this runs cannot make it delete anything outside.
- */
-static void rm_under(int dfd, int depth)
-{
-	struct dirent *e;
-	DIR *dir;
-
-	if (depth > 16)
-		return;
-	dir = fdopendir(dfd);
-	if (!dir) {
-		close(dfd);
-		return;
-	}
-	while ((e = readdir(dir))) {
-		struct stat st;
-		int sub;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
-			continue;
-		if (!S_ISDIR(st.st_mode)) {
-			unlinkat(dirfd(dir), e->d_name, 0);
-			continue;
-		}
-		sub = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0)
-			continue;
-		if (!fstat(sub, &st) && st.st_uid == geteuid())
-			rm_under(sub, depth + 1);
-		else
-			close(sub);
-		unlinkat(dirfd(dir), e->d_name, AT_REMOVEDIR);
-	}
-	closedir(dir);
-}
-
-/* Remove directory path (ours, not a link) and everything in it. */
-static void rm_tree(const char *path)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) || st.st_uid != geteuid()) {
-		close(fd);
-		return;
-	}
-	rm_under(fd, 0);
-	rmdir(path);
-}
-
-/*
  * Last-resort cleanup by name, for the guardian: whatever a killed or
  * crashed demo left behind. Deleting the namespaces removes their
  * interfaces, tc filters and nftables rules with them.
@@ -598,7 +540,7 @@ void demo_leftovers(pid_t gpid, const char *tmpdir)
 			demo_run(-1, NULL, 0, "ip netns del %s", d.ns[h]);
 	}
 	for (int i = 0; i < 2; i++)
-		rm_tree(d.pin_dir[i]);
+		cli_rm_tree(d.pin_dir[i]);
 	if (tmpdir && tmpdir[0])
-		rm_tree(tmpdir);
+		cli_rm_tree(tmpdir);
 }
