@@ -25,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,6 +90,7 @@ struct golive {
 	const struct soccr_image *img;
 	FILE *report;
 	bool done, unlocked, unlock_failed, keep_lock, detached;
+	bool untraced; /* CMD could not be stopped at its exec: it left repair mode itself */
 };
 
 static char *fmt_addr(const union libsoccr_addr *a, char *buf, size_t len);
@@ -126,21 +130,33 @@ static void go_live(struct golive *g)
 	}
 	memset(&ti, 0, sizeof(ti));
 	getsockopt(g->fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
-	fprintf(g->report, "restored %s -> %s %s: recv queue %u B, send queue %u B (%u unsent)%s\n",
+	fprintf(g->report, "restored %s -> %s %s: recv queue %u B, send queue %u B (%u unsent)%s%s\n",
 		fmt_addr(&g->img->local, l, sizeof(l)), fmt_addr(&g->img->peer, p, sizeof(p)),
 		soccr_tcp_state_name(ti.tcpi_state), g->img->data.inq_len, g->img->data.outq_len,
 		g->img->data.unsq_len,
 		g->detached ? "; flow unlocked, lock detached (no flow left)" :
 		g->unlocked ? "; flow unlocked" :
-		(g->img->flags & SOCCR_IMAGE_F_LOCKED) ? "; flow still locked" : "");
+		(g->img->flags & SOCCR_IMAGE_F_LOCKED) ? "; flow still locked" : "",
+		g->untraced ? "; handed over untraced (ptrace not allowed here)" : "");
 	fflush(g->report);
 }
 
-/* The child: the socket as fd 3, systemd's variables, then CMD. Never returns. */
+/* Leave repair mode without the window probe TCP_REPAIR_OFF sends (4.17+). */
+#ifndef TCP_REPAIR_OFF_NO_WP
+#define TCP_REPAIR_OFF_NO_WP -1
+#endif
+
+/*
+ * The child: the socket as fd 3, systemd's variables, then CMD. Never
+ * returns. Untraced, it leaves repair mode itself just before the exec, so
+ * that CMD never sees the socket in repair mode, and goes back into it if
+ * the exec fails: the flow is still locked meanwhile, so nothing of that
+ * moment reaches the peer either way.
+ */
 static void child_exec(int sk, char **cmd, int status_fd)
 {
 	char num[16], mode;
-	int werr;
+	int werr, off = TCP_REPAIR_OFF_NO_WP, on = 1;
 
 	/* Stopped by the kernel right after a successful exec, until the parent lets go. */
 	mode = ptrace(PTRACE_TRACEME, 0, NULL, NULL) ? 'U' : 'T';
@@ -156,7 +172,24 @@ static void child_exec(int sk, char **cmd, int status_fd)
 	if (setenv("LISTEN_PID", num, 1) || setenv("LISTEN_FDS", "1", 1) ||
 	    setenv("LISTEN_FDNAMES", "soccr", 1))
 		goto fail;
+	if (mode == 'U' &&
+	    setsockopt(LISTEN_FDS_START, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)))
+		goto fail;
 	execvp(cmd[0], cmd);
+	werr = errno;
+	if (mode == 'U' &&
+	    setsockopt(LISTEN_FDS_START, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on))) {
+		/*
+		 * The kernel lets only ESTABLISHED and CLOSE sockets into repair
+		 * mode. Any other state is closed with a reset instead, which the
+		 * lock drops: no FIN, no orphan holding the 4-tuple against the
+		 * next restore of the image.
+		 */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+		setsockopt(LISTEN_FDS_START, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	errno = werr;
 fail:
 	werr = errno;
 	if (write(status_fd, &werr, sizeof(werr)) < 0)
@@ -173,8 +206,13 @@ fail:
  * reported through a close-on-exec pipe: the socket is then closed still in
  * repair mode (nothing on the wire), the flow stays locked, exit 2, and the
  * image can be restored again. Where tracing is not allowed (seccomp,
- * Yama), the pipe's EOF at exec time is the signal, and CMD may find the
- * socket in repair mode for its first microseconds.
+ * Yama), the child leaves repair mode itself right before its exec (and
+ * re-enters it if the exec fails, or, in a state the kernel does not let
+ * into repair mode, makes the close a reset the lock drops), and the pipe's
+ * EOF at exec time tells
+ * the parent to unlock; CMD may then run for a moment with its flow still
+ * locked (what it sends is dropped and retransmitted), never with the
+ * socket in repair mode.
  * Returns CMD's exit status, or EXIT_USAGE/EXIT_FAIL if it did not run.
  */
 static int run_cmd(int sk, char **cmd, struct golive *g)
@@ -259,6 +297,7 @@ static int run_cmd(int sk, char **cmd, struct golive *g)
 			return EXIT_FAIL;
 		}
 	} else {
+		g->untraced = true;
 		go_live(g);
 	}
 	close(sk);

@@ -96,7 +96,9 @@ GREET=262144 SEND1=10000 SEND2=65536
 migrate() {
 	local name=$1 listen=$2 connect=$3 cidr=$4 d=$T/$1 srv pid fd cli rst rc
 	local dst=$D
-	local -a pin=(--pin-dir "$PIN")
+	local -a pin=(--pin-dir "$PIN") via=()
+	# ipv6: where ptrace is forbidden (seccomp), restore -- CMD takes its other way.
+	[ "$name" = ipv6 ] && via=("$H/no_ptrace")
 	[ "${5:-}" = same ] && { dst=$O; pin=(); }
 	mkdir -p "$d"
 	in_ns $O "$H/echo_server" --listen "$listen" --greet $GREET --sndbuf 1048576 \
@@ -166,13 +168,13 @@ migrate() {
 	fi
 	[ $dst = $D ] && move_addr $O $D "$cidr"
 
-	if [ "$name" = ipv4 ]; then
+	if [ "$name" = ipv4 ] || [ "$name" = ipv6 ]; then
 		# A command that passes every check but whose exec fails (ETXTBSY: the file is
 		# open for writing): the socket is never handed over nor made live, the
 		# restore exits 2, the flow stays locked, and the image restores again below.
 		cp /bin/true "$d/busy" && chmod +x "$d/busy" || die "$name: copy /bin/true"
 		exec 9>>"$d/busy"
-		in_ns $dst "$SOCCR" restore -i "$d/conn.img" "${pin[@]}" -- "$d/busy" \
+		in_ns $dst "${via[@]}" "$SOCCR" restore -i "$d/conn.img" "${pin[@]}" -- "$d/busy" \
 			>"$d/busy.out" 2>&1
 		rc=$?
 		exec 9>&-
@@ -186,7 +188,7 @@ migrate() {
 
 	# --verify/--pcap: ESTABLISHED injects nothing, so the verdicts say so; the pcap
 	# file is written all the same (header only).
-	in_ns $dst "$SOCCR" restore -i "$d/conn.img" "${pin[@]}" --verify --pcap "$d/restore.pcap" \
+	in_ns $dst "${via[@]}" "$SOCCR" restore -i "$d/conn.img" "${pin[@]}" --verify --pcap "$d/restore.pcap" \
 		-- "$H/echo_server" >"$d/restore.out" 2>"$d/restore.err" &
 	rst=$!
 	pids+=($rst)
@@ -207,6 +209,12 @@ migrate() {
 			die "$name: a lock is left in O: $(cat "$d/status.out")"
 	fi
 	grep -q "^verify: 0 segment(s) injected, 0 absorbed" "$d/restore.err" || die "$name: verdicts"
+	if [ ${#via[@]} -gt 0 ]; then
+		grep -q "; handed over untraced (ptrace not allowed here)$" "$d/restore.err" ||
+			die "$name: no_ptrace did not make the restore take its untraced way"
+	else
+		! grep -q "untraced" "$d/restore.err" || die "$name: untraced though ptrace is allowed"
+	fi
 	[ "$(stat -c %s "$d/restore.pcap" 2>/dev/null || echo 0)" -ge 24 ] || die "$name: no pcap file"
 	# Unlocked: the flow's entry is gone from the shared map.
 	in_ns $dst "$SOCCR" lock "${pin[@]}" list >"$d/list.out" 2>&1
