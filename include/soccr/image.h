@@ -106,20 +106,91 @@ int soccr_image_encode(const struct soccr_image *img, void **buf, size_t *len, c
 		       size_t errlen);
 
 /*
- * Read and decode the file at path. Messages start with the path. The file
- * size is checked against SOCCR_IMAGE_MAX_SIZE before anything is read.
+ * Read and decode the file at path ("-": stdin). Messages start with the
+ * path. The file size is checked against SOCCR_IMAGE_MAX_SIZE before
+ * anything is read.
  */
 int soccr_image_load(const char *path, struct soccr_image *img, char *err, size_t errlen);
 
 /*
  * Encode img and write it to path atomically: a temporary file in the same
- * directory, fsync(), rename() over path. Returns 0 or a negative errno
- * (message in err); on error path is untouched and no temporary file stays.
+ * directory, fsync(), rename() over path ("-": to stdout). Returns 0 or a
+ * negative errno (message in err); on error path is untouched and no
+ * temporary file stays.
  */
 int soccr_image_save(const char *path, const struct soccr_image *img, char *err, size_t errlen);
 
 /* Free the queues of img and clear it. NULL is allowed. */
 void soccr_image_free(struct soccr_image *img);
+
+/*
+ * A set of sockets: what `soccr save --pid` writes (format version 2), every
+ * TCP socket of a process, listeners included. A version 1 file (one
+ * connection) loads as a set of one.
+ *
+ * Version 2 layout (little-endian; the README has the field table): a
+ * 112-byte header (magic, version 2, header length, flags, total length,
+ * save time, pid, socket count, hostname), then one record per socket: a
+ * 16-byte record header (record length, kind, the socket's fd number in the
+ * saved process) and its body: for a connection, a complete version 1 image
+ * (with its own magic and CRC); for a listener, 48 bytes (family, port,
+ * address, backlog, options, connections pending at save). A CRC-32 of every
+ * byte before it ends the file.
+ */
+#define SOCCR_IMAGE_SET_VERSION 2
+#define SOCCR_IMAGE_SET_HDR_LEN 112
+#define SOCCR_IMAGE_REC_HDR_LEN 16
+#define SOCCR_IMAGE_LISTEN_LEN	48
+/* Sockets in one set, at most. */
+#define SOCCR_IMAGE_SET_MAX_SOCKS 1048576
+
+/* soccr_image_sock.kind */
+#define SOCCR_IMAGE_CONN   1	/* a connection: .conn */
+#define SOCCR_IMAGE_LISTEN 2	/* a listening socket: .listen */
+
+/* soccr_image_listener.opts: socket options re-applied before bind(). */
+#define SOCCR_LISTEN_REUSEADDR	 0x01
+#define SOCCR_LISTEN_REUSEPORT	 0x02
+#define SOCCR_LISTEN_V6ONLY	 0x04
+#define SOCCR_LISTEN_FREEBIND	 0x08
+#define SOCCR_LISTEN_TRANSPARENT 0x10
+#define SOCCR_LISTEN_ALL	 0x1f
+
+struct soccr_image_listener {
+	int family;			/* AF_INET or AF_INET6 */
+	union libsoccr_addr local;	/* address and port (network order); port != 0 */
+	uint32_t backlog;		/* as given to listen(), 1..65535 */
+	uint32_t opts;			/* SOCCR_LISTEN_* */
+	uint32_t pending;		/* connections waiting to be accepted at save (not saved) */
+};
+
+struct soccr_image_sock {
+	uint32_t kind;			/* SOCCR_IMAGE_CONN or SOCCR_IMAGE_LISTEN */
+	int32_t fd;			/* its fd number in the saved process, -1 if unknown */
+	struct soccr_image conn;	/* kind CONN */
+	struct soccr_image_listener listen; /* kind LISTEN */
+};
+
+struct soccr_image_set {
+	uint32_t version;		/* on load: the file's (1 or 2); ignored on save */
+	uint32_t flags;			/* none defined yet: 0 */
+	uint64_t save_time_ns;
+	char hostname[SOCCR_IMAGE_HOSTNAME_LEN];
+	int32_t pid;			/* the saved process, 0 if unknown */
+	size_t n;			/* 1 .. SOCCR_IMAGE_SET_MAX_SOCKS */
+	struct soccr_image_sock *socks;	/* malloc()ed: soccr_image_set_free() */
+};
+
+/* The same contracts as the single-image calls above, for sets. */
+int soccr_image_set_decode(const void *buf, size_t len, struct soccr_image_set *set, char *err,
+			   size_t errlen);
+int soccr_image_set_encode(const struct soccr_image_set *set, void **buf, size_t *len, char *err,
+			   size_t errlen);
+int soccr_image_set_load(const char *path, struct soccr_image_set *set, char *err, size_t errlen);
+int soccr_image_set_save(const char *path, const struct soccr_image_set *set, char *err,
+			 size_t errlen);
+/* Free every socket's queues and the array, and clear set. NULL is allowed. */
+void soccr_image_set_free(struct soccr_image_set *set);
 
 /*
  * Name of a TCP state ("ESTABLISHED", "FIN_WAIT1", ...), or "UNKNOWN".

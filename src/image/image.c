@@ -41,6 +41,7 @@
 #include <soccr/image.h>
 
 #include "internal.h"
+#include "image/img.h"
 
 /* Field offsets of the version 1 header. */
 enum {
@@ -75,44 +76,8 @@ _Static_assert(sizeof(struct libsoccr_sk_data) == SOCCR_IMAGE_DATA_LEN, "17 uint
 #define MAX_WSCALE 14
 #define MAX_MSS 65535
 
-static void put16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint16_t get16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* Format a message into err, log it at debug level, and return code. */
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
+int sc_img_fail(int code, char *err, size_t errlen, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -127,13 +92,13 @@ static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	return code;
 }
 
-static uint32_t crc_of(const void *buf, size_t len)
+uint32_t sc_img_crc(const void *buf, size_t len)
 {
 	/* len <= SOCCR_IMAGE_MAX_SIZE, so it fits zlib's uInt. */
 	return (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, (uInt)len);
 }
 
-static uint16_t addr_port(const union libsoccr_addr *a)
+uint16_t sc_img_addr_port(const union libsoccr_addr *a)
 {
 	return ntohs(a->sa.sa_family == AF_INET ? a->v4.sin_port : a->v6.sin6_port);
 }
@@ -143,68 +108,76 @@ static bool is_mapped(const union libsoccr_addr *a)
 	return a->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->v6.sin6_addr);
 }
 
-static int check_addr(const union libsoccr_addr *a, int family, const char *which, char *err,
+int sc_img_check_addr(const union libsoccr_addr *a, int family, const char *which, char *err,
 		      size_t errlen)
 {
 	if (a->sa.sa_family != family)
-		return fail(-EINVAL, err, errlen, "%s address family %u differs from the socket's %d",
+		return sc_img_fail(-EINVAL, err, errlen, "%s address family %u differs from the socket's %d",
 			    which, a->sa.sa_family, family);
-	if (addr_port(a) == 0)
-		return fail(-EINVAL, err, errlen, "%s port is 0", which);
+	if (sc_img_addr_port(a) == 0)
+		return sc_img_fail(-EINVAL, err, errlen, "%s port is 0", which);
+	return 0;
+}
+
+int sc_img_check_hostname(const char h[SOCCR_IMAGE_HOSTNAME_LEN], char *err, size_t errlen)
+{
+	size_t n = strnlen(h, SOCCR_IMAGE_HOSTNAME_LEN);
+
+	if (n == SOCCR_IMAGE_HOSTNAME_LEN)
+		return sc_img_fail(-EINVAL, err, errlen, "hostname not NUL-terminated");
+	for (size_t i = 0; i < n; i++)
+		if (h[i] < 0x20 || h[i] > 0x7e)
+			return sc_img_fail(-EINVAL, err, errlen,
+					   "hostname has a non-printable byte at offset %zu", i);
 	return 0;
 }
 
 SOCCR_API int soccr_image_validate(const struct soccr_image *img, char *err, size_t errlen)
 {
 	const struct libsoccr_sk_data *d;
-	size_t n;
 	int ret;
 
 	if (!img)
-		return fail(-EINVAL, err, errlen, "no image");
+		return sc_img_fail(-EINVAL, err, errlen, "no image");
 	d = &img->data;
 	if (img->flags & ~SOCCR_IMAGE_F_ALL)
-		return fail(-EINVAL, err, errlen, "unknown image flags 0x%x", img->flags);
-	n = strnlen(img->hostname, sizeof(img->hostname));
-	if (n == sizeof(img->hostname))
-		return fail(-EINVAL, err, errlen, "hostname not NUL-terminated");
-	for (size_t i = 0; i < n; i++)
-		if (img->hostname[i] < 0x20 || img->hostname[i] > 0x7e)
-			return fail(-EINVAL, err, errlen,
-				    "hostname has a non-printable byte at offset %zu", i);
-	if (img->family != AF_INET && img->family != AF_INET6)
-		return fail(-EINVAL, err, errlen, "bad address family %d", img->family);
-	ret = check_addr(&img->local, img->family, "local", err, errlen);
+		return sc_img_fail(-EINVAL, err, errlen, "unknown image flags 0x%x", img->flags);
+	ret = sc_img_check_hostname(img->hostname, err, errlen);
 	if (ret)
 		return ret;
-	ret = check_addr(&img->peer, img->family, "peer", err, errlen);
+	if (img->family != AF_INET && img->family != AF_INET6)
+		return sc_img_fail(-EINVAL, err, errlen, "bad address family %d", img->family);
+	ret = sc_img_check_addr(&img->local, img->family, "local", err, errlen);
+	if (ret)
+		return ret;
+	ret = sc_img_check_addr(&img->peer, img->family, "peer", err, errlen);
 	if (ret)
 		return ret;
 	if (is_mapped(&img->local) != is_mapped(&img->peer))
-		return fail(-EINVAL, err, errlen,
+		return sc_img_fail(-EINVAL, err, errlen,
 			    "one address is v4-mapped and the other is not");
 	if (!soccr_image_state_supported(d->state))
-		return fail(-EINVAL, err, errlen, "unsupported TCP state %u (%s)", d->state,
+		return sc_img_fail(-EINVAL, err, errlen, "unsupported TCP state %u (%s)", d->state,
 			    soccr_tcp_state_name(d->state));
 	if (d->unsq_len > d->outq_len)
-		return fail(-EINVAL, err, errlen, "unsq_len %u exceeds outq_len %u", d->unsq_len,
+		return sc_img_fail(-EINVAL, err, errlen, "unsq_len %u exceeds outq_len %u", d->unsq_len,
 			    d->outq_len);
 	if (d->snd_wscale > MAX_WSCALE || d->rcv_wscale > MAX_WSCALE)
-		return fail(-EINVAL, err, errlen, "window scale %u/%u above %d", d->snd_wscale,
+		return sc_img_fail(-EINVAL, err, errlen, "window scale %u/%u above %d", d->snd_wscale,
 			    d->rcv_wscale, MAX_WSCALE);
 	if (d->mss_clamp > MAX_MSS)
-		return fail(-EINVAL, err, errlen, "mss_clamp %u above %d", d->mss_clamp, MAX_MSS);
+		return sc_img_fail(-EINVAL, err, errlen, "mss_clamp %u above %d", d->mss_clamp, MAX_MSS);
 	if (d->opt_mask & ~KNOWN_OPT_MASK)
-		return fail(-EINVAL, err, errlen, "unknown TCP options 0x%x", d->opt_mask);
+		return sc_img_fail(-EINVAL, err, errlen, "unknown TCP options 0x%x", d->opt_mask);
 	if (d->flags & ~SOCCR_FLAGS_WINDOW)
-		return fail(-EINVAL, err, errlen, "unknown socket data flags 0x%x", d->flags);
+		return sc_img_fail(-EINVAL, err, errlen, "unknown socket data flags 0x%x", d->flags);
 	if ((uint64_t)d->inq_len + d->outq_len > SOCCR_IMAGE_MAX_SIZE - SOCCR_IMAGE_MIN_SIZE)
-		return fail(-EINVAL, err, errlen, "queues of %u + %u bytes exceed the %u-byte limit",
+		return sc_img_fail(-EINVAL, err, errlen, "queues of %u + %u bytes exceed the %u-byte limit",
 			    d->inq_len, d->outq_len, SOCCR_IMAGE_MAX_SIZE);
 	if (d->inq_len && !img->recvq)
-		return fail(-EINVAL, err, errlen, "receive queue of %u bytes missing", d->inq_len);
+		return sc_img_fail(-EINVAL, err, errlen, "receive queue of %u bytes missing", d->inq_len);
 	if (d->outq_len && !img->sendq)
-		return fail(-EINVAL, err, errlen, "send queue of %u bytes missing", d->outq_len);
+		return sc_img_fail(-EINVAL, err, errlen, "send queue of %u bytes missing", d->outq_len);
 	return 0;
 }
 
@@ -241,7 +214,7 @@ static void words_to_data(const uint32_t w[17], struct libsoccr_sk_data *d)
 	d->rcv_wup = w[16];
 }
 
-static void put_addr(unsigned char *p, const union libsoccr_addr *a)
+void sc_img_put_addr(unsigned char *p, const union libsoccr_addr *a)
 {
 	memset(p, 0, 16);
 	if (a->sa.sa_family == AF_INET)
@@ -260,7 +233,7 @@ SOCCR_API int soccr_image_encode(const struct soccr_image *img, void **buf, size
 	int ret;
 
 	if (!buf || !len)
-		return fail(-EINVAL, err, errlen, "no output buffer");
+		return sc_img_fail(-EINVAL, err, errlen, "no output buffer");
 	ret = soccr_image_validate(img, err, errlen);
 	if (ret)
 		return ret;
@@ -269,7 +242,7 @@ SOCCR_API int soccr_image_encode(const struct soccr_image *img, void **buf, size
 	total = SOCCR_IMAGE_MIN_SIZE + (size_t)d->inq_len + d->outq_len;
 	b = calloc(1, total);
 	if (!b)
-		return fail(-ENOMEM, err, errlen, "out of memory for a %zu-byte image", total);
+		return sc_img_fail(-ENOMEM, err, errlen, "out of memory for a %zu-byte image", total);
 
 	memcpy(b + OFF_MAGIC, SOCCR_IMAGE_MAGIC, SOCCR_IMAGE_MAGIC_LEN);
 	put16(b + OFF_VERSION, SOCCR_IMAGE_VERSION);
@@ -281,10 +254,10 @@ SOCCR_API int soccr_image_encode(const struct soccr_image *img, void **buf, size
 	put32(b + OFF_RECVQ_LEN, d->inq_len);
 	put32(b + OFF_SENDQ_LEN, d->outq_len);
 	put16(b + OFF_FAMILY, img->family == AF_INET ? IMG_AF_INET : IMG_AF_INET6);
-	put16(b + OFF_LPORT, addr_port(&img->local));
-	put16(b + OFF_PPORT, addr_port(&img->peer));
-	put_addr(b + OFF_LADDR, &img->local);
-	put_addr(b + OFF_PADDR, &img->peer);
+	put16(b + OFF_LPORT, sc_img_addr_port(&img->local));
+	put16(b + OFF_PPORT, sc_img_addr_port(&img->peer));
+	sc_img_put_addr(b + OFF_LADDR, &img->local);
+	sc_img_put_addr(b + OFF_PADDR, &img->peer);
 	/* validate() checked the NUL; strncpy pads the rest with zeros as the format wants. */
 	strncpy((char *)b + OFF_HOSTNAME, img->hostname, SOCCR_IMAGE_HOSTNAME_LEN);
 
@@ -298,21 +271,21 @@ SOCCR_API int soccr_image_encode(const struct soccr_image *img, void **buf, size
 	if (d->outq_len)
 		memcpy(p, img->sendq, d->outq_len);
 	p += d->outq_len;
-	put32(p, crc_of(b, total - SOCCR_IMAGE_CRC_LEN));
+	put32(p, sc_img_crc(b, total - SOCCR_IMAGE_CRC_LEN));
 
 	*buf = b;
 	*len = total;
 	return 0;
 }
 
-static int get_addr(union libsoccr_addr *a, int family, const unsigned char *p, uint16_t port,
+int sc_img_get_addr(union libsoccr_addr *a, int family, const unsigned char *p, uint16_t port,
 		    const char *which, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
 	if (family == AF_INET) {
 		for (int i = 4; i < 16; i++)
 			if (p[i])
-				return fail(-EINVAL, err, errlen,
+				return sc_img_fail(-EINVAL, err, errlen,
 					    "%s IPv4 address has non-zero padding", which);
 		a->v4.sin_family = AF_INET;
 		a->v4.sin_port = htons(port);
@@ -336,60 +309,60 @@ SOCCR_API int soccr_image_decode(const void *buf, size_t len, struct soccr_image
 	int ret;
 
 	if (!img || (!buf && len))
-		return fail(-EINVAL, err, errlen, "no image buffer");
+		return sc_img_fail(-EINVAL, err, errlen, "no image buffer");
 	memset(img, 0, sizeof(*img));
 
 	/* A short file that does not even start like an image is not one: say so first. */
 	if (len && memcmp(b, SOCCR_IMAGE_MAGIC,
 			  len < SOCCR_IMAGE_MAGIC_LEN ? len : SOCCR_IMAGE_MAGIC_LEN))
-		return fail(-EILSEQ, err, errlen, "bad magic: not a soccr image");
+		return sc_img_fail(-EILSEQ, err, errlen, "bad magic: not a soccr image");
 	if (len < OFF_HDR_LEN + 2)
-		return fail(-ENODATA, err, errlen,
+		return sc_img_fail(-ENODATA, err, errlen,
 			    "truncated: file has %zu bytes, the header alone is %d", len,
 			    SOCCR_IMAGE_HDR_LEN);
 	version = get16(b + OFF_VERSION);
 	if (version != SOCCR_IMAGE_VERSION)
-		return fail(-EPROTONOSUPPORT, err, errlen,
+		return sc_img_fail(-EPROTONOSUPPORT, err, errlen,
 			    "unsupported version %u (this build reads version %d)", version,
 			    SOCCR_IMAGE_VERSION);
 	hdr_len = get16(b + OFF_HDR_LEN);
 	if (hdr_len != SOCCR_IMAGE_HDR_LEN)
-		return fail(-EPROTO, err, errlen, "bad header length %u (version %d has %d)",
+		return sc_img_fail(-EPROTO, err, errlen, "bad header length %u (version %d has %d)",
 			    hdr_len, SOCCR_IMAGE_VERSION, SOCCR_IMAGE_HDR_LEN);
 	if (len < SOCCR_IMAGE_HDR_LEN)
-		return fail(-ENODATA, err, errlen,
+		return sc_img_fail(-ENODATA, err, errlen,
 			    "truncated: file has %zu bytes, the header alone is %d", len,
 			    SOCCR_IMAGE_HDR_LEN);
 	total = get64(b + OFF_TOTAL);
 	if (total > SOCCR_IMAGE_MAX_SIZE)
-		return fail(-EFBIG, err, errlen, "too large: header says %" PRIu64
+		return sc_img_fail(-EFBIG, err, errlen, "too large: header says %" PRIu64
 			    " bytes, the limit is %u", total, SOCCR_IMAGE_MAX_SIZE);
 	if (total > len)
-		return fail(-ENODATA, err, errlen,
+		return sc_img_fail(-ENODATA, err, errlen,
 			    "truncated: header says %" PRIu64 " bytes, file has %zu", total, len);
 	if (total < len)
-		return fail(-EOVERFLOW, err, errlen,
+		return sc_img_fail(-EOVERFLOW, err, errlen,
 			    "trailing data: header says %" PRIu64 " bytes, file has %zu", total,
 			    len);
 	if (total < SOCCR_IMAGE_MIN_SIZE)
-		return fail(-ERANGE, err, errlen,
+		return sc_img_fail(-ERANGE, err, errlen,
 			    "total length %" PRIu64 " is below the minimum %d", total,
 			    SOCCR_IMAGE_MIN_SIZE);
 	stored = get32(b + total - SOCCR_IMAGE_CRC_LEN);
-	crc = crc_of(b, total - SOCCR_IMAGE_CRC_LEN);
+	crc = sc_img_crc(b, total - SOCCR_IMAGE_CRC_LEN);
 	if (stored != crc)
-		return fail(-EBADMSG, err, errlen, "bad CRC: stored 0x%08x, computed 0x%08x",
+		return sc_img_fail(-EBADMSG, err, errlen, "bad CRC: stored 0x%08x, computed 0x%08x",
 			    stored, crc);
 
 	data_len = get32(b + OFF_DATA_LEN);
 	if (data_len != SOCCR_IMAGE_DATA_LEN)
-		return fail(-EPROTO, err, errlen, "bad socket data length %u (version %d has %d)",
+		return sc_img_fail(-EPROTO, err, errlen, "bad socket data length %u (version %d has %d)",
 			    data_len, SOCCR_IMAGE_VERSION, SOCCR_IMAGE_DATA_LEN);
 	rlen = get32(b + OFF_RECVQ_LEN);
 	slen = get32(b + OFF_SENDQ_LEN);
 	sections = (uint64_t)SOCCR_IMAGE_MIN_SIZE + rlen + slen;
 	if (sections != total)
-		return fail(-ERANGE, err, errlen,
+		return sc_img_fail(-ERANGE, err, errlen,
 			    "lengths do not add up: %d + %u + %u bytes of queues + %d != %" PRIu64,
 			    SOCCR_IMAGE_HDR_LEN + SOCCR_IMAGE_DATA_LEN, rlen, slen,
 			    SOCCR_IMAGE_CRC_LEN, total);
@@ -399,7 +372,7 @@ SOCCR_API int soccr_image_decode(const void *buf, size_t len, struct soccr_image
 	im.flags = get32(b + OFF_FLAGS);
 	im.save_time_ns = get64(b + OFF_TIME);
 	if (get16(b + OFF_RESERVED))
-		return fail(-EINVAL, err, errlen, "reserved field is 0x%04x, not 0",
+		return sc_img_fail(-EINVAL, err, errlen, "reserved field is 0x%04x, not 0",
 			    get16(b + OFF_RESERVED));
 	fam = get16(b + OFF_FAMILY);
 	if (fam == IMG_AF_INET)
@@ -407,12 +380,12 @@ SOCCR_API int soccr_image_decode(const void *buf, size_t len, struct soccr_image
 	else if (fam == IMG_AF_INET6)
 		im.family = AF_INET6;
 	else
-		return fail(-EINVAL, err, errlen, "bad address family %u", fam);
-	ret = get_addr(&im.local, im.family, b + OFF_LADDR, get16(b + OFF_LPORT), "local", err,
+		return sc_img_fail(-EINVAL, err, errlen, "bad address family %u", fam);
+	ret = sc_img_get_addr(&im.local, im.family, b + OFF_LADDR, get16(b + OFF_LPORT), "local", err,
 		       errlen);
 	if (ret)
 		return ret;
-	ret = get_addr(&im.peer, im.family, b + OFF_PADDR, get16(b + OFF_PPORT), "peer", err,
+	ret = sc_img_get_addr(&im.peer, im.family, b + OFF_PADDR, get16(b + OFF_PPORT), "peer", err,
 		       errlen);
 	if (ret)
 		return ret;
@@ -421,16 +394,16 @@ SOCCR_API int soccr_image_decode(const void *buf, size_t len, struct soccr_image
 	for (size_t i = strnlen(im.hostname, SOCCR_IMAGE_HOSTNAME_LEN);
 	     i < SOCCR_IMAGE_HOSTNAME_LEN; i++)
 		if (im.hostname[i])
-			return fail(-EINVAL, err, errlen, "hostname has non-zero padding");
+			return sc_img_fail(-EINVAL, err, errlen, "hostname has non-zero padding");
 
 	for (int i = 0; i < 17; i++)
 		w[i] = get32(b + SOCCR_IMAGE_HDR_LEN + 4 * i);
 	words_to_data(w, &im.data);
 	if (rlen != im.data.inq_len)
-		return fail(-EINVAL, err, errlen, "receive queue length %u differs from inq_len %u",
+		return sc_img_fail(-EINVAL, err, errlen, "receive queue length %u differs from inq_len %u",
 			    rlen, im.data.inq_len);
 	if (slen != im.data.outq_len)
-		return fail(-EINVAL, err, errlen, "send queue length %u differs from outq_len %u",
+		return sc_img_fail(-EINVAL, err, errlen, "send queue length %u differs from outq_len %u",
 			    slen, im.data.outq_len);
 	/* Placeholders so validate() sees the queues as present; replaced below. */
 	im.recvq = rlen ? (char *)b : NULL;
@@ -459,7 +432,7 @@ SOCCR_API int soccr_image_decode(const void *buf, size_t len, struct soccr_image
 nomem:
 	free(im.recvq);
 	free(im.sendq);
-	return fail(-ENOMEM, err, errlen, "out of memory for queues of %u + %u bytes", rlen, slen);
+	return sc_img_fail(-ENOMEM, err, errlen, "out of memory for queues of %u + %u bytes", rlen, slen);
 }
 
 /* What is read before anything else: the fixed header, which holds the total length. */
@@ -519,58 +492,71 @@ static int read_announced(int fd, unsigned char **out, size_t *outlen)
 	return 0;
 }
 
+int sc_img_read_file(const char *path, unsigned char **buf, size_t *len, char *err,
+		     size_t errlen)
+{
+	struct stat st;
+	int fd, ret;
+
+	*buf = NULL;
+	*len = 0;
+	/* O_NONBLOCK: a FIFO must not block the open; it is refused just below. */
+	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+			       : dup(STDIN_FILENO);
+	if (fd < 0)
+		return sc_img_fail(-errno, err, errlen, "%s: %m", path);
+	if (fstat(fd, &st)) {
+		ret = sc_img_fail(-errno, err, errlen, "%s: %m", path);
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = sc_img_fail(-EISDIR, err, errlen, "%s: is a directory", path);
+		goto out;
+	}
+	/* A device or a FIFO would never end, or never start: only stdin may be a stream. */
+	if (!S_ISREG(st.st_mode) && strcmp(path, "-")) {
+		ret = sc_img_fail(-EINVAL, err, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	if (S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, 0)) {
+		ret = sc_img_fail(-errno, err, errlen, "%s: %m", path);
+		goto out;
+	}
+	/* Refuse a huge file before reading a byte of it. */
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > SOCCR_IMAGE_MAX_SIZE) {
+		ret = sc_img_fail(-EFBIG, err, errlen,
+				  "%s: too large: file has %jd bytes, the limit is %u", path,
+				  (intmax_t)st.st_size, SOCCR_IMAGE_MAX_SIZE);
+		goto out;
+	}
+	ret = read_announced(fd, buf, len);
+	if (ret) {
+		errno = -ret;
+		ret = sc_img_fail(ret, err, errlen, "%s: read: %m", path);
+	}
+out:
+	close(fd);
+	return ret;
+}
+
 SOCCR_API int soccr_image_load(const char *path, struct soccr_image *img, char *err,
 			       size_t errlen)
 {
 	unsigned char *buf = NULL;
 	char msg[256];
-	struct stat st;
 	size_t len = 0;
-	int fd = -1, ret;
+	int ret;
 
 	if (!path || !img)
-		return fail(-EINVAL, err, errlen, "no image path");
+		return sc_img_fail(-EINVAL, err, errlen, "no image path");
 	memset(img, 0, sizeof(*img));
-	/* O_NONBLOCK: a FIFO must not block the open; it is refused just below. */
-	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-			       : dup(STDIN_FILENO);
-	if (fd < 0)
-		return fail(-errno, err, errlen, "%s: %m", path);
-	if (fstat(fd, &st)) {
-		ret = fail(-errno, err, errlen, "%s: %m", path);
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		ret = fail(-EISDIR, err, errlen, "%s: is a directory", path);
-		goto out;
-	}
-	/* A device or a FIFO would never end, or never start: only stdin may be a stream. */
-	if (!S_ISREG(st.st_mode) && strcmp(path, "-")) {
-		ret = fail(-EINVAL, err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, 0)) {
-		ret = fail(-errno, err, errlen, "%s: %m", path);
-		goto out;
-	}
-	/* Refuse a huge file before reading a byte of it. */
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > SOCCR_IMAGE_MAX_SIZE) {
-		ret = fail(-EFBIG, err, errlen, "%s: too large: file has %jd bytes, the limit is %u",
-			   path, (intmax_t)st.st_size, SOCCR_IMAGE_MAX_SIZE);
-		goto out;
-	}
-	ret = read_announced(fd, &buf, &len);
-	if (ret) {
-		errno = -ret;
-		ret = fail(ret, err, errlen, "%s: read: %m", path);
-		goto out;
-	}
+	ret = sc_img_read_file(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
 	ret = soccr_image_decode(buf, len, img, msg, sizeof(msg));
 	if (ret)
-		fail(ret, err, errlen, "%s: %s", path, msg);
-out:
+		sc_img_fail(ret, err, errlen, "%s: %s", path, msg);
 	free(buf);
-	close(fd);
 	return ret;
 }
 
@@ -589,28 +575,25 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-SOCCR_API int soccr_image_save(const char *path, const struct soccr_image *img, char *err,
-			       size_t errlen)
+int sc_img_write_file(const char *path, const void *buf, size_t len, char *err, size_t errlen)
 {
 	char *tmp = NULL;
-	void *buf = NULL;
-	size_t len;
 	int fd = -1, ret;
 
-	if (!path || !*path)
-		return fail(-EINVAL, err, errlen, "no image path");
-	ret = soccr_image_encode(img, &buf, &len, err, errlen);
-	if (ret)
-		return ret;
-	/* A temporary in the same directory, so rename() is atomic. */
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-		tmp = NULL;
-		ret = fail(-ENOMEM, err, errlen, "%s: out of memory", path);
-		goto out;
+	if (!strcmp(path, "-")) {
+		ret = write_all(STDOUT_FILENO, buf, len);
+		if (ret) {
+			errno = -ret;
+			return sc_img_fail(ret, err, errlen, "stdout: write: %m");
+		}
+		return 0;
 	}
+	/* A temporary in the same directory, so rename() is atomic. */
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+		return sc_img_fail(-ENOMEM, err, errlen, "%s: out of memory", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		ret = fail(-errno, err, errlen, "%s: create: %m", tmp);
+		ret = sc_img_fail(-errno, err, errlen, "%s: create: %m", tmp);
 		goto out;
 	}
 	ret = write_all(fd, buf, len);
@@ -618,24 +601,33 @@ SOCCR_API int soccr_image_save(const char *path, const struct soccr_image *img, 
 		ret = -errno;
 	if (close(fd) && !ret)
 		ret = -errno;
-	fd = -1;
 	if (ret) {
 		errno = -ret;
-		ret = fail(ret, err, errlen, "%s: write: %m", tmp);
+		ret = sc_img_fail(ret, err, errlen, "%s: write: %m", tmp);
 		unlink(tmp);
 		goto out;
 	}
 	if (rename(tmp, path)) {
-		ret = fail(-errno, err, errlen, "%s: rename: %m", path);
+		ret = sc_img_fail(-errno, err, errlen, "%s: rename: %m", path);
 		unlink(tmp);
-		goto out;
 	}
 out:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
 	free(tmp);
+	return ret;
+}
+
+SOCCR_API int soccr_image_save(const char *path, const struct soccr_image *img, char *err,
+			       size_t errlen)
+{
+	void *buf = NULL;
+	size_t len;
+	int ret;
+
+	if (!path || !*path)
+		return sc_img_fail(-EINVAL, err, errlen, "no image path");
+	ret = soccr_image_encode(img, &buf, &len, err, errlen);
+	if (!ret)
+		ret = sc_img_write_file(path, buf, len, err, errlen);
 	free(buf);
 	return ret;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * libFuzzer target: the image decoder. Any input is either rejected with an
- * error code and message, or accepted; an accepted image re-encodes to the
- * very same bytes (the format has one encoding per image). Each input is
+ * libFuzzer target: the image decoders (one socket, version 1; a set,
+ * versions 1 and 2). Any input is either rejected with an error code and
+ * message, or accepted; an accepted image or set re-encodes to the very
+ * same bytes (the format has one encoding per image). Each input is
  * also tried with its last 4 bytes replaced by the right CRC, so the fuzzer
  * gets past the checksum to the field checks.
  */
@@ -37,6 +38,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
+static void set(const uint8_t *data, size_t size)
+{
+	struct soccr_image_set s;
+	char err[256];
+	void *buf;
+	size_t len;
+	int ret;
+
+	ret = soccr_image_set_decode(data, size, &s, err, sizeof(err));
+	if (ret) {
+		if (ret > 0 || !err[0])
+			abort();
+		return;
+	}
+	if (!s.n || !s.socks)
+		abort();
+	if (s.version == SOCCR_IMAGE_SET_VERSION) {
+		if (soccr_image_set_encode(&s, &buf, &len, err, sizeof(err)))
+			abort();
+		if (len != size || memcmp(buf, data, size))
+			abort();
+		free(buf);
+	} else if (s.n != 1 || s.socks[0].kind != SOCCR_IMAGE_CONN) {
+		abort();
+	}
+	soccr_image_set_free(&s);
+}
+
 static void one(const uint8_t *data, size_t size)
 {
 	struct soccr_image img;
@@ -45,6 +74,7 @@ static void one(const uint8_t *data, size_t size)
 	size_t len;
 	int ret;
 
+	set(data, size);
 	ret = soccr_image_decode(data, size, &img, err, sizeof(err));
 	if (ret) {
 		if (ret > 0 || !err[0])

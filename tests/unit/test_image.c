@@ -604,6 +604,234 @@ static void test_state_names_and_supported_states(void **state)
 	assert_false(soccr_image_state_supported(TCP_SYN_RECV));
 }
 
+/* ---- sets (format version 2) --------------------------------------------------------- */
+
+#define SET_OFF_COUNT 36
+#define SET_OFF_RESERVED 104
+#define REC_OFF_KIND 4
+#define REC_OFF_FD 8
+
+/* A set: a v4 listener (fd 3), a v6 connection with queues (fd 7), a v4 one without (fd 9). */
+static void make_set(struct soccr_image_set *set)
+{
+	memset(set, 0, sizeof(*set));
+	set->save_time_ns = 1700000000987654321ull;
+	set->pid = 4242;
+	snprintf(set->hostname, sizeof(set->hostname), "origin-host");
+	set->n = 3;
+	set->socks = calloc(3, sizeof(*set->socks));
+	assert_non_null(set->socks);
+	set->socks[0].kind = SOCCR_IMAGE_LISTEN;
+	set->socks[0].fd = 3;
+	set->socks[0].listen.family = AF_INET;
+	set_addr(&set->socks[0].listen.local, AF_INET, false, "10.1.2.1", 8080);
+	set->socks[0].listen.backlog = 128;
+	set->socks[0].listen.opts = SOCCR_LISTEN_REUSEADDR | SOCCR_LISTEN_REUSEPORT;
+	set->socks[0].listen.pending = 2;
+	set->socks[1].kind = SOCCR_IMAGE_CONN;
+	set->socks[1].fd = 7;
+	make_image(&set->socks[1].conn, AF_INET6, false, 1000, 3000);
+	set->socks[2].kind = SOCCR_IMAGE_CONN;
+	set->socks[2].fd = 9;
+	make_image(&set->socks[2].conn, AF_INET, false, 0, 0);
+}
+
+static unsigned char *encode_set(const struct soccr_image_set *set, size_t *len)
+{
+	char err[256] = "";
+	void *buf = NULL;
+
+	assert_int_equal(soccr_image_set_encode(set, &buf, len, err, sizeof(err)), 0);
+	return buf;
+}
+
+static void test_set_round_trip_keeps_every_socket(void **state)
+{
+	struct soccr_image_set in, out;
+	struct soccr_image one;
+	char err[256] = "";
+	unsigned char *b;
+	size_t len;
+
+	(void)state;
+	make_set(&in);
+	b = encode_set(&in, &len);
+	assert_int_equal(b[OFF_VERSION], SOCCR_IMAGE_SET_VERSION);
+	/* The single-image decoder refuses a set, naming its version. */
+	assert_int_equal(soccr_image_decode(b, len, &one, err, sizeof(err)), -EPROTONOSUPPORT);
+	assert_int_equal(soccr_image_set_decode(b, len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.version, SOCCR_IMAGE_SET_VERSION);
+	assert_int_equal(out.pid, 4242);
+	assert_true(out.save_time_ns == in.save_time_ns);
+	assert_string_equal(out.hostname, "origin-host");
+	assert_int_equal(out.n, 3);
+	assert_int_equal(out.socks[0].kind, SOCCR_IMAGE_LISTEN);
+	assert_int_equal(out.socks[0].fd, 3);
+	assert_memory_equal(&out.socks[0].listen, &in.socks[0].listen,
+			    sizeof(out.socks[0].listen));
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(out.socks[i].kind, SOCCR_IMAGE_CONN);
+		assert_int_equal(out.socks[i].fd, in.socks[i].fd);
+		assert_same(&in.socks[i].conn, &out.socks[i].conn);
+	}
+	soccr_image_set_free(&out);
+	soccr_image_set_free(&in);
+	assert_null(in.socks);
+	free(b);
+}
+
+static void test_a_version_1_file_loads_as_a_set_of_one(void **state)
+{
+	struct soccr_image img;
+	struct soccr_image_set out;
+	char err[256] = "";
+	void *b;
+	size_t len;
+
+	(void)state;
+	make_image(&img, AF_INET, false, 10, 20);
+	assert_int_equal(soccr_image_encode(&img, &b, &len, err, sizeof(err)), 0);
+	assert_int_equal(soccr_image_set_decode(b, len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.version, 1);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.socks[0].kind, SOCCR_IMAGE_CONN);
+	assert_int_equal(out.socks[0].fd, -1);
+	assert_same(&img, &out.socks[0].conn);
+	soccr_image_set_free(&out);
+	soccr_image_free(&img);
+	free(b);
+}
+
+static void test_set_truncation_bit_flips_and_trailing_bytes_are_rejected(void **state)
+{
+	struct soccr_image_set in, out;
+	unsigned char *b, *c;
+	char err[256];
+	size_t len;
+
+	(void)state;
+	make_set(&in);
+	b = encode_set(&in, &len);
+	soccr_image_set_free(&in);
+	for (size_t cut = 0; cut < len; cut++) {
+		err[0] = '\0';
+		assert_true(soccr_image_set_decode(b, cut, &out, err, sizeof(err)) < 0);
+		assert_true(err[0]);
+	}
+	c = malloc(len + 1);
+	assert_non_null(c);
+	/* Every bit of the file matters: the CRC, or the field it changes, says so. */
+	for (size_t off = 0; off < len; off += 7)
+		for (unsigned bit = 0; bit < 8; bit += 3) {
+			memcpy(c, b, len);
+			c[off] ^= (unsigned char)(1u << bit);
+			err[0] = '\0';
+			assert_true(soccr_image_set_decode(c, len, &out, err, sizeof(err)) < 0);
+			assert_true(err[0]);
+		}
+	memcpy(c, b, len);
+	c[len] = 0;
+	assert_int_equal(soccr_image_set_decode(c, len + 1, &out, err, sizeof(err)), -EOVERFLOW);
+	free(c);
+	free(b);
+}
+
+static void test_set_fields_with_valid_crc_are_named(void **state)
+{
+	struct soccr_image_set in, out;
+	unsigned char *b;
+	char err[256];
+	size_t len, rec1 = SOCCR_IMAGE_SET_HDR_LEN;
+
+	(void)state;
+	make_set(&in);
+	b = encode_set(&in, &len);
+	soccr_image_set_free(&in);
+	/* More sockets than records. */
+	put32(b + SET_OFF_COUNT, 4);
+	fix_crc(b, len);
+	assert_int_equal(soccr_image_set_decode(b, len, &out, err, sizeof(err)), -ERANGE);
+	/* A count no file could hold is refused before anything is allocated for it. */
+	put32(b + SET_OFF_COUNT, 1000000);
+	fix_crc(b, len);
+	assert_int_equal(soccr_image_set_decode(b, len, &out, err, sizeof(err)), -ERANGE);
+	assert_non_null(strstr(err, "do not fit"));
+	put32(b + SET_OFF_COUNT, 3);
+	/* Reserved header bytes. */
+	b[SET_OFF_RESERVED] = 1;
+	fix_crc(b, len);
+	assert_int_equal(soccr_image_set_decode(b, len, &out, err, sizeof(err)), -EINVAL);
+	b[SET_OFF_RESERVED] = 0;
+	/* An unknown kind. */
+	b[rec1 + REC_OFF_KIND] = 9;
+	fix_crc(b, len);
+	assert_int_equal(soccr_image_set_decode(b, len, &out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "socket 0: unknown kind 9"));
+	b[rec1 + REC_OFF_KIND] = SOCCR_IMAGE_LISTEN;
+	/* fd -2. */
+	put32(b + rec1 + REC_OFF_FD, (uint32_t)-2);
+	fix_crc(b, len);
+	assert_int_equal(soccr_image_set_decode(b, len, &out, err, sizeof(err)), -EINVAL);
+	put32(b + rec1 + REC_OFF_FD, 3);
+	/* A listener with backlog 0, then with port 0. */
+	put32(b + rec1 + SOCCR_IMAGE_REC_HDR_LEN + 20, 0);
+	fix_crc(b, len);
+	assert_int_equal(soccr_image_set_decode(b, len, &out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "backlog 0"));
+	put32(b + rec1 + SOCCR_IMAGE_REC_HDR_LEN + 20, 128);
+	b[rec1 + SOCCR_IMAGE_REC_HDR_LEN + 2] = 0;
+	b[rec1 + SOCCR_IMAGE_REC_HDR_LEN + 3] = 0;
+	fix_crc(b, len);
+	assert_int_equal(soccr_image_set_decode(b, len, &out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "port is 0"));
+	free(b);
+}
+
+static void test_set_encode_refuses_an_invalid_set(void **state)
+{
+	struct soccr_image_set in;
+	char err[256] = "";
+	void *b = NULL;
+	size_t len, n;
+
+	(void)state;
+	make_set(&in);
+	in.socks[0].listen.opts = SOCCR_LISTEN_V6ONLY; /* on an IPv4 listener */
+	assert_int_equal(soccr_image_set_encode(&in, &b, &len, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "socket 0: listener: V6ONLY"));
+	in.socks[0].listen.opts = 0;
+	in.socks[2].conn.data.state = TCP_LISTEN; /* a listener dressed as a connection */
+	assert_int_equal(soccr_image_set_encode(&in, &b, &len, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "socket 2: unsupported TCP state"));
+	in.socks[2].conn.data.state = TCP_ESTABLISHED;
+	n = in.n;
+	in.n = 0;
+	assert_int_equal(soccr_image_set_encode(&in, &b, &len, err, sizeof(err)), -EINVAL);
+	in.n = n;
+	assert_null(b);
+	soccr_image_set_free(&in);
+}
+
+static void test_set_file_round_trip(void **state)
+{
+	struct soccr_image_set in, out;
+	char dir[] = "/tmp/soccr-set-XXXXXX", path[64], err[256] = "";
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/set.img", dir);
+	make_set(&in);
+	assert_int_equal(soccr_image_set_save(path, &in, err, sizeof(err)), 0);
+	assert_int_equal(soccr_image_set_load(path, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.n, 3);
+	assert_same(&in.socks[1].conn, &out.socks[1].conn);
+	assert_int_equal(count_entries(dir), 1);
+	soccr_image_set_free(&in);
+	soccr_image_set_free(&out);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +855,12 @@ int main(void)
 		cmocka_unit_test(test_oversized_file_is_refused_without_reading),
 		cmocka_unit_test(test_save_to_missing_directory_fails_cleanly),
 		cmocka_unit_test(test_state_names_and_supported_states),
+		cmocka_unit_test(test_set_round_trip_keeps_every_socket),
+		cmocka_unit_test(test_a_version_1_file_loads_as_a_set_of_one),
+		cmocka_unit_test(test_set_truncation_bit_flips_and_trailing_bytes_are_rejected),
+		cmocka_unit_test(test_set_fields_with_valid_crc_are_named),
+		cmocka_unit_test(test_set_encode_refuses_an_invalid_set),
+		cmocka_unit_test(test_set_file_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
