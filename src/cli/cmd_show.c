@@ -28,7 +28,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: soccr show IMAGE [--json]\n"
 		   "\n"
-		   "Print a checkpoint image written by 'soccr save' ('-' reads standard input).\n"
+		   "Print a checkpoint image written by 'soccr save' ('-' reads standard input):\n"
+		   "every socket of it, connections and listeners.\n"
 		   "\n"
 		   "  -j, --json   one JSON object instead of text\n"
 		   "  -h, --help   this help\n"
@@ -63,16 +64,14 @@ static bool mapped(const struct soccr_image *img)
 	return img->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&img->local.v6.sin6_addr);
 }
 
-static void print_text(const char *path, const struct soccr_image *img, size_t size)
+/* The lines of one connection, after its header. */
+static void conn_text(const struct soccr_image *img)
 {
 	const struct libsoccr_sk_data *d = &img->data;
-	char when[64], l[64], p[64];
+	char l[64], p[64];
 
-	fmt_time(img->save_time_ns, when, sizeof(when));
 	endpoint(&img->local, l, sizeof(l));
 	endpoint(&img->peer, p, sizeof(p));
-	printf("image       %s (%zu bytes, format version %u)\n", path, size, img->version);
-	printf("saved       %s on host '%s'\n", when, img->hostname);
 	printf("flags       %s\n", img->flags & SOCCR_IMAGE_F_LOCKED ?
 		       "locked (restore unlocks the flow)" : "-");
 	printf("family      %s%s\n", img->family == AF_INET ? "IPv4" : "IPv6",
@@ -98,6 +97,58 @@ static void print_text(const char *path, const struct soccr_image *img, size_t s
 		printf("window      - (not saved)\n");
 }
 
+static const struct {
+	uint32_t bit;
+	const char *name;
+} listen_opts[] = {
+	{ SOCCR_LISTEN_REUSEADDR, "reuseaddr" }, { SOCCR_LISTEN_REUSEPORT, "reuseport" },
+	{ SOCCR_LISTEN_V6ONLY, "v6only" },	 { SOCCR_LISTEN_FREEBIND, "freebind" },
+	{ SOCCR_LISTEN_TRANSPARENT, "transparent" },
+};
+
+static void listen_text(const struct soccr_image_listener *li)
+{
+	char l[64];
+
+	endpoint(&li->local, l, sizeof(l));
+	printf("family      %s\n", li->family == AF_INET ? "IPv4" : "IPv6");
+	printf("local       %s\n", l);
+	printf("state       LISTEN, backlog %u\n", li->backlog);
+	printf("options    ");
+	for (size_t i = 0; i < sizeof(listen_opts) / sizeof(listen_opts[0]); i++)
+		if (li->opts & listen_opts[i].bit)
+			printf(" %s", listen_opts[i].name);
+	printf("%s\n", li->opts ? "" : " -");
+	printf("pending     %u connection(s) waiting to be accepted at save (not saved)\n",
+	       li->pending);
+}
+
+static void print_text(const char *path, const struct soccr_image_set *set, size_t size)
+{
+	char when[64];
+
+	fmt_time(set->save_time_ns, when, sizeof(when));
+	if (set->version == 1) {
+		printf("image       %s (%zu bytes, format version %u)\n", path, size, set->version);
+		printf("saved       %s on host '%s'\n", when, set->hostname);
+		conn_text(&set->socks[0].conn);
+		return;
+	}
+	printf("image       %s (%zu bytes, format version %u, %zu socket%s)\n", path, size,
+	       set->version, set->n, set->n == 1 ? "" : "s");
+	printf("saved       %s on host '%s', pid %d\n", when, set->hostname, (int)set->pid);
+	for (size_t i = 0; i < set->n; i++) {
+		const struct soccr_image_sock *k = &set->socks[i];
+
+		printf("\nsocket      %zu: fd %d, %s\n", i, (int)k->fd,
+		       k->kind == SOCCR_IMAGE_CONN ? "connection" : "listener");
+		if (k->kind == SOCCR_IMAGE_CONN)
+			conn_text(&k->conn);
+		else
+			listen_text(&k->listen);
+	}
+}
+
 static void json_endpoint(struct sc_json *j, const char *key, const union libsoccr_addr *a)
 {
 	char host[INET6_ADDRSTRLEN];
@@ -116,55 +167,109 @@ static void json_endpoint(struct sc_json *j, const char *key, const union libsoc
 	sc_json_end_object(j);
 }
 
-static int print_json(const char *path, const struct soccr_image *img, size_t size)
+/* The fields of one connection, into the open object. */
+static void conn_json(struct sc_json *j, const struct soccr_image *img)
 {
 	const struct libsoccr_sk_data *d = &img->data;
+
+	sc_json_string(j, "family", img->family == AF_INET ? "inet" : "inet6");
+	sc_json_bool(j, "v4_mapped", mapped(img));
+	json_endpoint(j, "local", &img->local);
+	json_endpoint(j, "peer", &img->peer);
+	sc_json_string(j, "state", soccr_tcp_state_name(d->state));
+	sc_json_uint(j, "state_num", d->state);
+	sc_json_uint(j, "inq_len", d->inq_len);
+	sc_json_uint(j, "inq_seq", d->inq_seq);
+	sc_json_uint(j, "outq_len", d->outq_len);
+	sc_json_uint(j, "outq_seq", d->outq_seq);
+	sc_json_uint(j, "unsq_len", d->unsq_len);
+	sc_json_uint(j, "opt_mask", d->opt_mask);
+	sc_json_array(j, "options");
+	for (size_t i = 0; i < sizeof(opt_names) / sizeof(opt_names[0]); i++)
+		if (d->opt_mask & opt_names[i].bit)
+			sc_json_string(j, NULL, opt_names[i].name);
+	sc_json_end_array(j);
+	sc_json_uint(j, "mss_clamp", d->mss_clamp);
+	sc_json_uint(j, "snd_wscale", d->snd_wscale);
+	sc_json_uint(j, "rcv_wscale", d->rcv_wscale);
+	sc_json_uint(j, "timestamp", d->timestamp);
+	if (d->flags & SOCCR_FLAGS_WINDOW) {
+		sc_json_object(j, "window");
+		sc_json_uint(j, "snd_wl1", d->snd_wl1);
+		sc_json_uint(j, "snd_wnd", d->snd_wnd);
+		sc_json_uint(j, "max_window", d->max_window);
+		sc_json_uint(j, "rcv_wnd", d->rcv_wnd);
+		sc_json_uint(j, "rcv_wup", d->rcv_wup);
+		sc_json_end_object(j);
+	} else {
+		sc_json_null(j, "window");
+	}
+}
+
+static void flags_json(struct sc_json *j, uint32_t flags)
+{
+	sc_json_array(j, "flags");
+	if (flags & SOCCR_IMAGE_F_LOCKED)
+		sc_json_string(j, NULL, "locked");
+	sc_json_end_array(j);
+}
+
+static void listen_json(struct sc_json *j, const struct soccr_image_listener *li)
+{
+	sc_json_string(j, "family", li->family == AF_INET ? "inet" : "inet6");
+	json_endpoint(j, "local", &li->local);
+	sc_json_string(j, "state", "LISTEN");
+	sc_json_uint(j, "backlog", li->backlog);
+	sc_json_array(j, "options");
+	for (size_t i = 0; i < sizeof(listen_opts) / sizeof(listen_opts[0]); i++)
+		if (li->opts & listen_opts[i].bit)
+			sc_json_string(j, NULL, listen_opts[i].name);
+	sc_json_end_array(j);
+	sc_json_uint(j, "pending", li->pending);
+}
+
+static int print_json(const char *path, const struct soccr_image_set *set, size_t size)
+{
 	struct sc_json j = {0};
 	char when[64], *text;
 
-	fmt_time(img->save_time_ns, when, sizeof(when));
+	fmt_time(set->save_time_ns, when, sizeof(when));
 	sc_json_object(&j, NULL);
 	sc_json_string(&j, "file", path);
 	sc_json_uint(&j, "size", size);
-	sc_json_uint(&j, "version", img->version);
-	sc_json_array(&j, "flags");
-	if (img->flags & SOCCR_IMAGE_F_LOCKED)
-		sc_json_string(&j, NULL, "locked");
-	sc_json_end_array(&j);
-	sc_json_string(&j, "save_time", when);
-	sc_json_uint(&j, "save_time_ns", img->save_time_ns);
-	sc_json_string(&j, "hostname", img->hostname);
-	sc_json_string(&j, "family", img->family == AF_INET ? "inet" : "inet6");
-	sc_json_bool(&j, "v4_mapped", mapped(img));
-	json_endpoint(&j, "local", &img->local);
-	json_endpoint(&j, "peer", &img->peer);
-	sc_json_string(&j, "state", soccr_tcp_state_name(d->state));
-	sc_json_uint(&j, "state_num", d->state);
-	sc_json_uint(&j, "inq_len", d->inq_len);
-	sc_json_uint(&j, "inq_seq", d->inq_seq);
-	sc_json_uint(&j, "outq_len", d->outq_len);
-	sc_json_uint(&j, "outq_seq", d->outq_seq);
-	sc_json_uint(&j, "unsq_len", d->unsq_len);
-	sc_json_uint(&j, "opt_mask", d->opt_mask);
-	sc_json_array(&j, "options");
-	for (size_t i = 0; i < sizeof(opt_names) / sizeof(opt_names[0]); i++)
-		if (d->opt_mask & opt_names[i].bit)
-			sc_json_string(&j, NULL, opt_names[i].name);
-	sc_json_end_array(&j);
-	sc_json_uint(&j, "mss_clamp", d->mss_clamp);
-	sc_json_uint(&j, "snd_wscale", d->snd_wscale);
-	sc_json_uint(&j, "rcv_wscale", d->rcv_wscale);
-	sc_json_uint(&j, "timestamp", d->timestamp);
-	if (d->flags & SOCCR_FLAGS_WINDOW) {
-		sc_json_object(&j, "window");
-		sc_json_uint(&j, "snd_wl1", d->snd_wl1);
-		sc_json_uint(&j, "snd_wnd", d->snd_wnd);
-		sc_json_uint(&j, "max_window", d->max_window);
-		sc_json_uint(&j, "rcv_wnd", d->rcv_wnd);
-		sc_json_uint(&j, "rcv_wup", d->rcv_wup);
-		sc_json_end_object(&j);
+	sc_json_uint(&j, "version", set->version);
+	if (set->version == 1) {
+		/* One connection: its fields at the top level, as version 1 always had them. */
+		flags_json(&j, set->socks[0].conn.flags);
+		sc_json_string(&j, "save_time", when);
+		sc_json_uint(&j, "save_time_ns", set->save_time_ns);
+		sc_json_string(&j, "hostname", set->hostname);
+		conn_json(&j, &set->socks[0].conn);
 	} else {
-		sc_json_null(&j, "window");
+		sc_json_string(&j, "save_time", when);
+		sc_json_uint(&j, "save_time_ns", set->save_time_ns);
+		sc_json_string(&j, "hostname", set->hostname);
+		sc_json_uint(&j, "pid", (uint64_t)set->pid);
+		sc_json_array(&j, "sockets");
+		for (size_t i = 0; i < set->n; i++) {
+			const struct soccr_image_sock *k = &set->socks[i];
+
+			sc_json_object(&j, NULL);
+			sc_json_string(&j, "kind", k->kind == SOCCR_IMAGE_CONN ? "connection"
+									       : "listener");
+			if (k->fd >= 0)
+				sc_json_uint(&j, "fd", (uint64_t)k->fd);
+			else
+				sc_json_null(&j, "fd");
+			if (k->kind == SOCCR_IMAGE_CONN) {
+				flags_json(&j, k->conn.flags);
+				conn_json(&j, &k->conn);
+			} else {
+				listen_json(&j, &k->listen);
+			}
+			sc_json_end_object(&j);
+		}
+		sc_json_end_array(&j);
 	}
 	sc_json_end_object(&j);
 	text = sc_json_take(&j);
@@ -184,7 +289,7 @@ int cmd_show(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct soccr_image img;
+	struct soccr_image_set set;
 	bool json = false;
 	char err[512];
 	size_t size;
@@ -208,17 +313,26 @@ int cmd_show(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli_setup_log(false);
-	ret = soccr_image_load(argv[optind], &img, err, sizeof(err));
+	ret = soccr_image_set_load(argv[optind], &set, err, sizeof(err));
 	if (ret) {
 		cli_err("show: %s", err);
 		return cli_image_status(ret);
 	}
-	size = SOCCR_IMAGE_MIN_SIZE + (size_t)img.data.inq_len + img.data.outq_len;
+	size = set.version == 1 ? 0 : SOCCR_IMAGE_SET_HDR_LEN + SOCCR_IMAGE_CRC_LEN;
+	for (size_t i = 0; i < set.n; i++) {
+		const struct soccr_image_sock *k = &set.socks[i];
+
+		size += set.version == 1 ? 0 : SOCCR_IMAGE_REC_HDR_LEN;
+		size += k->kind == SOCCR_IMAGE_LISTEN
+				? SOCCR_IMAGE_LISTEN_LEN
+				: SOCCR_IMAGE_MIN_SIZE + (size_t)k->conn.data.inq_len +
+					  k->conn.data.outq_len;
+	}
 	ret = EXIT_OK;
 	if (json)
-		ret = print_json(argv[optind], &img, size);
+		ret = print_json(argv[optind], &set, size);
 	else
-		print_text(argv[optind], &img, size);
-	soccr_image_free(&img);
+		print_text(argv[optind], &set, size);
+	soccr_image_set_free(&set);
 	return ret;
 }

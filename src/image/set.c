@@ -270,11 +270,12 @@ SOCCR_API int soccr_image_set_decode(const void *buf, size_t len, struct soccr_i
 	if (len && memcmp(b, SOCCR_IMAGE_MAGIC,
 			  len < SOCCR_IMAGE_MAGIC_LEN ? len : SOCCR_IMAGE_MAGIC_LEN))
 		return sc_img_fail(-EILSEQ, err, errlen, "bad magic: not a soccr image");
-	if (len >= S_VERSION + 2 && get16(b + S_VERSION) == 1)
+	/* Too short to tell the version: the version 1 decoder names what is missing. */
+	if (len < S_VERSION + 2 || get16(b + S_VERSION) == 1)
 		return decode_v1(buf, len, set, err, errlen);
 	if (len < SOCCR_IMAGE_SET_HDR_LEN)
 		return sc_img_fail(-ENODATA, err, errlen,
-				   "truncated: %zu bytes, shorter than a header", len);
+				   "truncated: file has %zu bytes, shorter than a header", len);
 	if (get16(b + S_VERSION) != SOCCR_IMAGE_SET_VERSION)
 		return sc_img_fail(-EPROTONOSUPPORT, err, errlen,
 				   "unsupported version %u (this build reads versions 1 and %d)",
