@@ -120,4 +120,12 @@ struct pcap_dumper *cli_pcap_create(struct pcap *pc, const char *cmd, const char
  */
 void cli_rm_tree(const char *path);
 
+struct soccr_lock;
+struct soccr_flow;
+/*
+ * Which of flows[0..n) lock holds (in either orientation): held[i]. One
+ * listing of the lock, sorted (src/cli/flowset.c). 0 or a negative errno.
+ */
+int cli_lock_holds(struct soccr_lock *lock, const struct soccr_flow *flows, size_t n, bool *held);
+
 #endif /* SOCCR_CLI_H */

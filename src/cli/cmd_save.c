@@ -1,23 +1,30 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * soccr save --pid PID --fd FD -o IMAGE: checkpoint a live TCP socket of a
- * running process.
+ * soccr save --pid PID [--fd FD]... -o IMAGE: checkpoint the TCP sockets of a
+ * running process (every one, or those named), listeners included, into one
+ * image (format version 2).
  *
- * The socket is taken with pidfd_getfd(), so the target keeps its own fd to
- * the same socket. Order matters: the flow is locked first (no packet of it
- * moves either way), then the socket goes into repair mode and is read. The
- * lock must be attached to the devices of the socket's network namespace,
- * which is the target's, not necessarily ours: so we join the target's netns
- * (setns on the pidfd) before attaching. Only the network namespace changes;
- * the mount namespace (bpffs pins, the image path) stays ours.
+ * The sockets are taken with pidfd_getfd(), so the target keeps its own fds.
+ * Order matters: every connection's flow is locked first, in one batch (no
+ * packet of any of them moves either way), then each socket goes into repair
+ * mode and is read. The lock must be attached to the devices of the
+ * sockets' network namespace, which is the target's, not necessarily ours:
+ * so we join the target's netns (setns on the pidfd) before attaching. Only
+ * the network namespace changes; the mount namespace (bpffs pins, the image
+ * path) stays ours. Listeners are recorded (address, backlog, options), not
+ * paused: a connection waiting in one's accept queue is refused (it has no
+ * fd to save) unless --skip-in-flight.
  *
- * On success the source socket is left in repair mode (libsoccr_release) and
- * the flow stays locked: the caller then kills the source process (a socket
- * closed in repair mode sends nothing, no FIN and no RST), and `soccr
- * restore` unlocks the flow once the new socket is ready. On failure after
- * the lock, everything is rolled back: the socket leaves repair mode and the
- * flow is unlocked, so the connection goes on in the source process.
+ * On success the source sockets are left in repair mode (libsoccr_release)
+ * and the flows stay locked: the caller then kills the source process (a
+ * socket closed in repair mode sends nothing, no FIN and no RST), and `soccr
+ * restore` unlocks them once the new sockets are ready. On failure,
+ * everything this run did is rolled back: the sockets it put in repair mode
+ * leave it, the flows it locked are unlocked, a lock it attached goes; a
+ * socket an earlier save left in repair mode, with its flow locked, stays so.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <getopt.h>
@@ -38,30 +45,41 @@
 #include <soccr/soccr.h>
 
 #include "cli.h"
+#include "json.h"
+
+/* fds picked with --fd, at most. */
+#define MAX_PICKED 4096
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: soccr save --pid PID --fd FD -o IMAGE [--no-lock] [--pin-dir DIR] [-v]\n"
+		"usage: soccr save --pid PID [--fd FD]... -o IMAGE [--skip-in-flight] [--no-lock]\n"
+		"                  [--pin-dir DIR] [--json] [-v]\n"
 		"\n"
-		"Checkpoint the TCP socket FD of process PID into IMAGE. The flow is locked\n"
-		"with the tc lock (attached to every UP interface of the process's network\n"
-		"namespace) before the socket goes into repair mode. Afterwards the process's\n"
-		"socket stays in repair mode and the flow stays locked: kill the process, then\n"
-		"'soccr restore' the image (it unlocks the flow once the new socket is ready).\n"
-		"If the process may be in the middle of reading or writing the socket, stop it\n"
-		"first (kill -STOP): bytes it has read but not handled are not in the socket.\n"
+		"Checkpoint the TCP sockets of process PID into IMAGE ('-': standard output):\n"
+		"every one it holds, or those of the --fd options; listening sockets are saved\n"
+		"too (address, backlog, options) and re-created by 'soccr restore'. Every\n"
+		"connection's flow is locked first, in one batch, with the network lock of the\n"
+		"process's network namespace (attached to its UP interfaces if it is not). The\n"
+		"process's sockets stay in repair mode and the flows locked afterwards: kill\n"
+		"the process, then 'soccr restore' the image (it unlocks the flows once the new\n"
+		"sockets are ready). Stop the process first (kill -STOP) if it may be in the\n"
+		"middle of reading or writing: bytes it has read but not handled are not in\n"
+		"the sockets.\n"
 		"\n"
-		"  -p, --pid PID      the process holding the socket\n"
-		"  -f, --fd FD        its file descriptor number for the socket\n"
-		"  -o, --output IMAGE the image file to write (atomically)\n"
-		"      --no-lock      do not lock the flow (the caller already stopped its packets)\n"
-		"      --pin-dir DIR  a lock shared through DIR (default $SOCCR_PIN_DIR, else\n"
-		"                     the network namespace's own lock, attached if needed)\n"
-		"  -v, --verbose      library debug messages\n"
-		"  -h, --help         this help\n"
+		"  -p, --pid PID        the process\n"
+		"  -f, --fd FD          only this socket (repeat for several)\n"
+		"  -o, --output IMAGE   the image file to write (atomically), '-' for stdout\n"
+		"      --skip-in-flight save even if a listener has connections waiting to be\n"
+		"                       accepted (they are lost when the process dies)\n"
+		"      --no-lock        do not lock the flows (the caller stopped their packets)\n"
+		"      --pin-dir DIR    a lock shared through DIR (default $SOCCR_PIN_DIR, else\n"
+		"                       the network namespace's own lock, attached if needed)\n"
+		"  -j, --json           the summary as JSON on stdout (not with -o -)\n"
+		"  -v, --verbose        library debug messages\n"
+		"  -h, --help           this help\n"
 		"\n"
-		"on failure the connection is left as it was.\n" CLI_EXIT_HELP);
+		"on failure every connection is left as it was.\n" CLI_EXIT_HELP);
 }
 
 static int pidfd_open(pid_t pid)
@@ -72,45 +90,6 @@ static int pidfd_open(pid_t pid)
 static int pidfd_getfd(int pidfd, int fd)
 {
 	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-}
-
-/* Check fd is a connected TCP socket in a state we can restore. Returns an exit status. */
-static int check_socket(int fd, pid_t pid, int tfd, int *family)
-{
-	int domain = 0, type = 0, proto = 0;
-	struct tcp_info ti;
-	socklen_t len;
-	struct stat st;
-
-	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode)) {
-		cli_err("save: fd %d of pid %d: not a socket", tfd, pid);
-		return EXIT_USAGE;
-	}
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len);
-	if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM ||
-	    proto != IPPROTO_TCP) {
-		cli_err("save: fd %d of pid %d: not a TCP socket (domain %d, type %d, protocol %d)",
-			tfd, pid, domain, type, proto);
-		return EXIT_USAGE;
-	}
-	memset(&ti, 0, sizeof(ti));
-	len = sizeof(ti);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
-		cli_err("save: fd %d of pid %d: TCP_INFO: %m", tfd, pid);
-		return EXIT_FAIL;
-	}
-	if (!soccr_image_state_supported(ti.tcpi_state)) {
-		cli_err("save: fd %d of pid %d: state %s cannot be checkpointed", tfd, pid,
-			soccr_tcp_state_name(ti.tcpi_state));
-		return EXIT_USAGE;
-	}
-	*family = domain;
-	return EXIT_OK;
 }
 
 /* Printable hostname for the image; the format allows printable ASCII only. */
@@ -166,32 +145,435 @@ static int check_output(const char *out)
 	return status;
 }
 
-/* a's endpoints are b's, in this orientation (swap: b's reversed). */
-static bool same_ends(const struct soccr_flow *a, const struct soccr_flow *b, bool swap)
-{
-	size_t alen = a->family == AF_INET ? 4 : 16;
-	const union soccr_inaddr *bs = swap ? &b->daddr : &b->saddr;
-	const union soccr_inaddr *bd = swap ? &b->saddr : &b->daddr;
+/* One socket of the target, as found and then saved. */
+struct item {
+	int tfd;	/* its fd number in the target */
+	int fd;		/* our fd to the same socket */
+	int kind;	/* SOCCR_IMAGE_CONN or SOCCR_IMAGE_LISTEN */
+	int family;
+	int state;
+	struct sockaddr_storage local, peer;
+	struct soccr_image_listener li;
+	struct soccr_flow flow;
+	struct libsoccr_sk *sk;	/* paused by us */
+	int was_repair;		/* in repair mode before us (an earlier save) */
+	bool locked_before;	/* its flow was locked before us */
+	bool added;		/* its flow was locked by us */
+};
 
-	return a->family == b->family && a->sport == (swap ? b->dport : b->sport) &&
-	       a->dport == (swap ? b->sport : b->dport) && !memcmp(&a->saddr, bs, alen) &&
-	       !memcmp(&a->daddr, bd, alen);
+struct save {
+	pid_t pid;
+	int pidfd;
+	bool explicit;	/* the fds were named with --fd */
+	bool skip_in_flight, no_lock, json;
+	const char *out;
+	struct item *it;
+	size_t n, cap;
+	size_t skipped;
+	struct soccr_lock *lock;
+	bool progress;	/* a progress line on the terminal */
+};
+
+static int get_int(int fd, int level, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, level, opt, &v, &len))
+		return 0;
+	return v;
 }
 
-/* Whether flow is in the lock already (an earlier save of the same socket). */
-static bool flow_locked(struct soccr_lock *lock, const struct soccr_flow *flow)
+/* Options a listener is re-created with. */
+static uint32_t listen_opts(int fd, int family)
 {
-	struct soccr_lock_entry *e = NULL;
-	size_t n = 0;
-	bool found = false;
+	uint32_t o = 0;
 
-	if (soccr_lock_list(lock, &e, &n))
-		return false;
-	/* The lock lists a flow in either orientation. */
-	for (size_t i = 0; i < n && !found; i++)
-		found = same_ends(&e[i].flow, flow, false) || same_ends(&e[i].flow, flow, true);
-	free(e);
-	return found;
+	if (get_int(fd, SOL_SOCKET, SO_REUSEADDR))
+		o |= SOCCR_LISTEN_REUSEADDR;
+	if (get_int(fd, SOL_SOCKET, SO_REUSEPORT))
+		o |= SOCCR_LISTEN_REUSEPORT;
+	if (family == AF_INET6 && get_int(fd, IPPROTO_IPV6, IPV6_V6ONLY))
+		o |= SOCCR_LISTEN_V6ONLY;
+	if (family == AF_INET ? get_int(fd, IPPROTO_IP, IP_FREEBIND)
+			      : get_int(fd, IPPROTO_IPV6, IPV6_FREEBIND))
+		o |= SOCCR_LISTEN_FREEBIND;
+	if (family == AF_INET ? get_int(fd, IPPROTO_IP, IP_TRANSPARENT)
+			      : get_int(fd, IPPROTO_IPV6, IPV6_TRANSPARENT))
+		o |= SOCCR_LISTEN_TRANSPARENT;
+	return o;
+}
+
+/*
+ * Look at fd tfd of the target (our copy fd): a TCP connection or listener
+ * to save (1), something to pass over (0: not a TCP socket, or one that is
+ * neither connected nor listening, when the fds were not named), or an exit
+ * status after a message (negative: -EXIT_*).
+ */
+static int classify(struct save *s, int fd, int tfd, struct item *it)
+{
+	int domain, type, proto;
+	struct tcp_info ti;
+	socklen_t len;
+	struct stat st;
+
+	memset(it, 0, sizeof(*it));
+	it->tfd = tfd;
+	it->fd = fd;
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode)) {
+		if (!s->explicit)
+			return 0;
+		cli_err("save: fd %d of pid %d: not a socket", tfd, s->pid);
+		return -EXIT_USAGE;
+	}
+	domain = get_int(fd, SOL_SOCKET, SO_DOMAIN);
+	type = get_int(fd, SOL_SOCKET, SO_TYPE);
+	proto = get_int(fd, SOL_SOCKET, SO_PROTOCOL);
+	if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM ||
+	    proto != IPPROTO_TCP) {
+		if (!s->explicit)
+			return 0;
+		cli_err("save: fd %d of pid %d: not a TCP socket (domain %d, type %d, protocol %d)",
+			tfd, s->pid, domain, type, proto);
+		return -EXIT_USAGE;
+	}
+	memset(&ti, 0, sizeof(ti));
+	len = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+		cli_err("save: fd %d of pid %d: TCP_INFO: %m", tfd, s->pid);
+		return -EXIT_FAIL;
+	}
+	it->family = domain;
+	it->state = ti.tcpi_state;
+	len = sizeof(it->local);
+	if (getsockname(fd, (struct sockaddr *)&it->local, &len)) {
+		cli_err("save: fd %d of pid %d: getsockname: %m", tfd, s->pid);
+		return -EXIT_FAIL;
+	}
+	if (ti.tcpi_state == TCP_LISTEN) {
+		it->kind = SOCCR_IMAGE_LISTEN;
+		it->li.family = domain;
+		memcpy(&it->li.local, &it->local, sizeof(it->li.local));
+		/* For a listener, TCP_INFO reports the backlog and the accept queue there. */
+		it->li.backlog = ti.tcpi_sacked ? ti.tcpi_sacked : 1;
+		it->li.pending = ti.tcpi_unacked;
+		it->li.opts = listen_opts(fd, domain);
+		return 1;
+	}
+	if (!soccr_image_state_supported(ti.tcpi_state)) {
+		cli_err("save: fd %d of pid %d: state %s cannot be checkpointed", tfd, s->pid,
+			soccr_tcp_state_name(ti.tcpi_state));
+		return -EXIT_USAGE;
+	}
+	if (peer_name(fd, domain, &it->peer)) {
+		if (!s->explicit && ti.tcpi_state == TCP_CLOSE)
+			return 0; /* a socket never connected: nothing to move */
+		cli_err("save: fd %d of pid %d: not connected: %m", tfd, s->pid);
+		return -EXIT_USAGE;
+	}
+	it->kind = SOCCR_IMAGE_CONN;
+	if (soccr_flow_from_sockaddr(&it->flow, (struct sockaddr *)&it->local,
+				     (struct sockaddr *)&it->peer)) {
+		cli_err("save: fd %d of pid %d: addresses of two families", tfd, s->pid);
+		return -EXIT_USAGE;
+	}
+	it->was_repair = get_int(fd, IPPROTO_TCP, TCP_REPAIR);
+	return 1;
+}
+
+static int add_item(struct save *s, const struct item *it)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct item *t = realloc(s->it, cap * sizeof(*t));
+
+		if (!t) {
+			cli_err("save: out of memory");
+			return -EXIT_FAIL;
+		}
+		s->it = t;
+		s->cap = cap;
+	}
+	s->it[s->n++] = *it;
+	return 0;
+}
+
+/* Take fd tfd of the target; 0, or -EXIT_* after a message. */
+static int take(struct save *s, int tfd, ino_t *seen, size_t *nseen)
+{
+	struct item it;
+	struct stat st;
+	int fd, ret;
+
+	fd = pidfd_getfd(s->pidfd, tfd);
+	if (fd < 0) {
+		if (!s->explicit && errno == EBADF)
+			return 0; /* closed meanwhile */
+		cli_err("save: fd %d of pid %d: %s", tfd, s->pid,
+			errno == EBADF ? "no such file descriptor" : strerror(errno));
+		return errno == EBADF ? -EXIT_USAGE : -EXIT_FAIL;
+	}
+	ret = classify(s, fd, tfd, &it);
+	if (ret <= 0) {
+		close(fd);
+		s->skipped += ret == 0;
+		return ret;
+	}
+	/* The same socket under two fds (dup()): saved once, under the first. */
+	if (!fstat(fd, &st)) {
+		for (size_t i = 0; i < *nseen; i++)
+			if (seen[i] == st.st_ino) {
+				close(fd);
+				s->skipped++;
+				return 0;
+			}
+		seen[(*nseen)++] = st.st_ino;
+	}
+	ret = add_item(s, &it);
+	if (ret)
+		close(fd);
+	return ret;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Every fd number of the target, sorted, in a malloc()ed array. */
+static int target_fds(pid_t pid, int **fds, size_t *n)
+{
+	char path[64];
+	struct dirent *e;
+	size_t cap = 0;
+	DIR *d;
+
+	*fds = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d) {
+		cli_err("save: %s: %m", path);
+		return -EXIT_FAIL;
+	}
+	while ((e = readdir(d))) {
+		char *end;
+		long v;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		v = strtol(e->d_name, &end, 10);
+		if (*end || v < 0 || v > INT32_MAX)
+			continue;
+		if (*n == cap) {
+			int *t = realloc(*fds, (cap = cap ? cap * 2 : 64) * sizeof(*t));
+
+			if (!t) {
+				closedir(d);
+				free(*fds);
+				cli_err("save: out of memory");
+				return -EXIT_FAIL;
+			}
+			*fds = t;
+		}
+		(*fds)[(*n)++] = (int)v;
+	}
+	closedir(d);
+	qsort(*fds, *n, sizeof(**fds), cmp_int);
+	return 0;
+}
+
+/*
+ * Lock every connection's flow in one batch (those already locked, by an
+ * earlier save, are noted and left), then attach the lock: flows first, so
+ * that a restore's idle-detach meanwhile sees them. 0 or -EXIT_*.
+ */
+static int lock_all(struct save *s, struct soccr_lock_opts *lopts)
+{
+	struct soccr_flow *flows = calloc(s->n, sizeof(*flows)), *add = NULL;
+	bool *held = calloc(s->n, sizeof(*held));
+	size_t nf = 0, nadd = 0;
+	int ret;
+
+	if (!flows || !held) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (setns(s->pidfd, CLONE_NEWNET)) {
+		cli_err("save: join the network namespace of pid %d: %m", s->pid);
+		free(flows);
+		free(held);
+		return -EXIT_FAIL;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (s->it[i].kind == SOCCR_IMAGE_CONN)
+			flows[nf++] = s->it[i].flow;
+	ret = soccr_lock_open(lopts, &s->lock);
+	if (!ret)
+		ret = cli_lock_holds(s->lock, flows, nf, held);
+	if (ret)
+		goto out;
+	/* Those an earlier save locked are noted and left alone; held[] and flows[] are reused. */
+	add = flows;
+	for (size_t i = 0, k = 0; i < s->n; i++) {
+		struct item *it = &s->it[i];
+
+		if (it->kind != SOCCR_IMAGE_CONN)
+			continue;
+		it->locked_before = held[k++];
+		if (!it->locked_before)
+			add[nadd++] = it->flow;
+	}
+	ret = nadd ? soccr_lock_add_batch(s->lock, add, nadd) : 0;
+	if (ret >= 0) {
+		for (size_t i = 0; i < s->n; i++)
+			s->it[i].added = s->it[i].kind == SOCCR_IMAGE_CONN && !s->it[i].locked_before;
+		ret = soccr_lock_attach_all(s->lock);
+	}
+out:
+	free(flows);
+	free(held);
+	if (ret < 0) {
+		cli_err("save: lock the flows: %s", cli_why(strerror(-ret)));
+		return -EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* Pause and read connection it into its image. 0 or -EXIT_FAIL after a message. */
+static int save_one(struct item *it, struct soccr_image *img)
+{
+	union libsoccr_addr *a;
+	int ret;
+
+	it->sk = libsoccr_pause(it->fd);
+	if (!it->sk) {
+		cli_err("save: fd %d: libsoccr_pause: %s", it->tfd, cli_why(strerror(errno)));
+		return -EXIT_FAIL;
+	}
+	ret = libsoccr_save(it->sk, &img->data, sizeof(img->data));
+	if (ret < 0) {
+		cli_err("save: fd %d: libsoccr_save: step %d (%s): %s", it->tfd, -ret,
+			ret == -2 ? "state or queue sizes" : ret == -3 ? "TCP options" :
+			ret == -4 ? "window" : ret == -5 ? "receive queue" :
+			ret == -6 ? "send queue" : "arguments",
+			cli_why("failed"));
+		return -EXIT_FAIL;
+	}
+	img->family = it->family;
+	a = libsoccr_get_addr(it->sk, 1, 0);
+	memcpy(&img->local, a ? (void *)a : (void *)&it->local, sizeof(img->local));
+	a = libsoccr_get_addr(it->sk, 0, 0);
+	memcpy(&img->peer, a ? (void *)a : (void *)&it->peer, sizeof(img->peer));
+	/* The image takes the queue buffers over (SOCCR_MEM_EXCL: ours to free). */
+	if (img->data.inq_len)
+		img->recvq = libsoccr_get_queue_bytes(it->sk, TCP_RECV_QUEUE, SOCCR_MEM_EXCL);
+	if (img->data.outq_len)
+		img->sendq = libsoccr_get_queue_bytes(it->sk, TCP_SEND_QUEUE, SOCCR_MEM_EXCL);
+	return 0;
+}
+
+/*
+ * Undo what this run did, and only that: the connections go on in the
+ * source process, unless an earlier save had already put them in repair
+ * mode and locked them (that image stays restorable).
+ */
+static void roll_back(struct save *s)
+{
+	struct soccr_flow *f = calloc(s->n ? s->n : 1, sizeof(*f));
+	size_t nf = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct item *it = &s->it[i];
+
+		if (it->sk && !it->was_repair)
+			libsoccr_resume(it->sk);
+		else if (it->sk)
+			libsoccr_release(it->sk);
+		it->sk = NULL;
+		if (it->added && f)
+			f[nf++] = it->flow;
+	}
+	if (nf && soccr_lock_del_batch(s->lock, f, nf) < 0)
+		cli_err("save: unlock the flows after the failure: they stay locked");
+	else if (nf)
+		soccr_lock_detach_idle(s->lock); /* a lock this save attached, now empty */
+	free(f);
+}
+
+static void progress(const struct save *s, size_t done, const char *what)
+{
+	if (s->progress && (done % 256 == 0 || done == s->n))
+		fprintf(stderr, "\r%s %zu/%zu sockets%s", what, done, s->n,
+			done == s->n ? "\n" : "");
+}
+
+/* The report: one line (the connection's own for a single one), or JSON. */
+static void report(const struct save *s, const struct soccr_image_set *set, bool locked)
+{
+	size_t per_state[TCP_CLOSING + 1] = {0}, conns = 0, listeners = 0;
+	FILE *f = strcmp(s->out, "-") ? stdout : stderr;
+
+	for (size_t i = 0; i < set->n; i++) {
+		if (set->socks[i].kind == SOCCR_IMAGE_LISTEN) {
+			listeners++;
+			continue;
+		}
+		conns++;
+		if (set->socks[i].conn.data.state <= TCP_CLOSING)
+			per_state[set->socks[i].conn.data.state]++;
+	}
+	if (s->json) {
+		struct sc_json j = {0};
+		char *text;
+
+		sc_json_object(&j, NULL);
+		sc_json_uint(&j, "pid", (uint64_t)s->pid);
+		sc_json_string(&j, "image", s->out);
+		sc_json_uint(&j, "sockets", set->n);
+		sc_json_uint(&j, "connections", conns);
+		sc_json_uint(&j, "listeners", listeners);
+		sc_json_object(&j, "states");
+		for (unsigned int st = 0; st <= TCP_CLOSING; st++)
+			if (per_state[st])
+				sc_json_uint(&j, soccr_tcp_state_name(st), per_state[st]);
+		sc_json_end_object(&j);
+		sc_json_uint(&j, "passed_over", s->skipped);
+		sc_json_bool(&j, "locked", locked);
+		sc_json_end_object(&j);
+		text = sc_json_take(&j);
+		if (text)
+			fprintf(f, "%s\n", text);
+		free(text);
+		return;
+	}
+	if (set->n == 1 && conns == 1) {
+		const struct soccr_image *img = &set->socks[0].conn;
+		char l[64], p[64];
+
+		fprintf(f, "saved %s -> %s %s to %s: recv queue %u B, send queue %u B (%u unsent)%s\n",
+			cli_fmt_endpoint((struct sockaddr_storage *)&s->it[0].local, l, sizeof(l)),
+			cli_fmt_endpoint((struct sockaddr_storage *)&s->it[0].peer, p, sizeof(p)),
+			soccr_tcp_state_name(img->data.state), s->out, img->data.inq_len,
+			img->data.outq_len, img->data.unsq_len, locked ? "; flow locked" : "");
+		return;
+	}
+	fprintf(f, "saved %zu socket%s of pid %d to %s: %zu connection%s", set->n,
+		set->n == 1 ? "" : "s", (int)s->pid, s->out, conns, conns == 1 ? "" : "s");
+	if (conns) {
+		const char *sep = " (";
+
+		for (unsigned int st = 0; st <= TCP_CLOSING; st++)
+			if (per_state[st]) {
+				fprintf(f, "%s%s %zu", sep, soccr_tcp_state_name(st), per_state[st]);
+				sep = ", ";
+			}
+		fprintf(f, ")");
+	}
+	fprintf(f, ", %zu listener%s%s\n", listeners, listeners == 1 ? "" : "s",
+		locked && conns ? "; flows locked" : "");
 }
 
 static int parse_int_opt(const char *name, const char *s, uint64_t max, uint64_t *v)
@@ -205,208 +587,226 @@ static int parse_int_opt(const char *name, const char *s, uint64_t max, uint64_t
 
 int cmd_save(int argc, char **argv)
 {
-	enum { OPT_NO_LOCK = 256, OPT_PIN_DIR };
+	enum { OPT_NO_LOCK = 256, OPT_PIN_DIR, OPT_SKIP };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "skip-in-flight", no_argument, NULL, OPT_SKIP },
 		{ "no-lock", no_argument, NULL, OPT_NO_LOCK },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* SOCCR_LOCK_AUTO: a lock this save attaches goes again with its last flow (restore). */
 	struct soccr_lock_opts lopts = { .sz = sizeof(lopts), .flags = SOCCR_LOCK_AUTO };
-	struct sockaddr_storage local, peer;
-	struct libsoccr_sk *sk = NULL;
-	struct soccr_lock *lock = NULL;
-	struct soccr_image img;
-	struct soccr_flow flow;
-	union libsoccr_addr *a;
-	const char *out = NULL, *pid_arg = NULL, *fd_arg = NULL;
-	bool no_lock = false, verbose = false, locked = false, was_locked = false;
-	int was_repair = 0;
-	uint64_t pid = 0, tfd = 0;
-	bool have_pid = false, have_fd = false;
-	int pidfd = -1, fd = -1, family = 0, c, ret, status = EXIT_FAIL;
-	char err[512], l[64], p[64];
+	struct save s = { .pidfd = -1 };
+	struct soccr_image_set set;
+	const char *pid_arg = NULL;
+	int *picked = NULL, *fds = NULL, c, ret, status = EXIT_FAIL;
+	size_t npicked = 0, nfds = 0, nseen = 0, conns = 0;
+	ino_t *seen = NULL;
+	bool verbose = false, locked = false;
+	uint64_t pid = 0, v;
 	struct timespec now;
-	socklen_t len;
+	char err[512];
 
-	memset(&img, 0, sizeof(img));
+	memset(&set, 0, sizeof(set));
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":p:f:o:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:f:o:jvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (cli_once("save", "--pid", &pid_arg, optarg) ||
 			    parse_int_opt("--pid", optarg, INT32_MAX, &pid))
 				return EXIT_USAGE;
-			have_pid = pid > 0;
-			if (!have_pid) {
+			if (!pid) {
 				cli_err("save: --pid: invalid value '%s'", optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'f':
-			if (cli_once("save", "--fd", &fd_arg, optarg) ||
-			    parse_int_opt("--fd", optarg, INT32_MAX, &tfd))
-				return EXIT_USAGE;
-			have_fd = true;
+			if (parse_int_opt("--fd", optarg, INT32_MAX, &v))
+				goto usage;
+			for (size_t i = 0; i < npicked; i++)
+				if (picked[i] == (int)v) {
+					cli_err("save: --fd %d given twice", (int)v);
+					goto usage;
+				}
+			if (npicked == MAX_PICKED) {
+				cli_err("save: at most %d --fd options", MAX_PICKED);
+				goto usage;
+			}
+			if (!picked && !(picked = calloc(MAX_PICKED, sizeof(*picked)))) {
+				cli_err("save: out of memory");
+				return EXIT_FAIL;
+			}
+			picked[npicked++] = (int)v;
 			break;
 		case 'o':
-			if (cli_once("save", "-o", &out, optarg))
-				return EXIT_USAGE;
+			if (cli_once("save", "-o", &s.out, optarg))
+				goto usage;
+			break;
+		case OPT_SKIP:
+			s.skip_in_flight = true;
 			break;
 		case OPT_NO_LOCK:
-			no_lock = true;
+			s.no_lock = true;
 			break;
 		case OPT_PIN_DIR:
 			if (cli_once("save", "--pin-dir", &lopts.pin_dir, optarg))
-				return EXIT_USAGE;
+				goto usage;
+			break;
+		case 'j':
+			s.json = true;
 			break;
 		case 'v':
 			verbose = true;
 			break;
 		default:
+			free(picked);
 			return cli_opt_other("save", c, argv, usage);
 		}
 	}
 	if (optind < argc) {
 		cli_err("save: unexpected argument '%s' (try 'soccr save --help')", argv[optind]);
-		return EXIT_USAGE;
+		goto usage;
 	}
-	if (!have_pid || !have_fd || !out || !*out) {
-		cli_err("save: --pid, --fd and -o are required (try 'soccr save --help')");
-		return EXIT_USAGE;
+	if (!pid || !s.out || !*s.out) {
+		cli_err("save: --pid and -o are required (try 'soccr save --help')");
+		goto usage;
 	}
+	if (s.json && !strcmp(s.out, "-")) {
+		cli_err("save: --json writes to stdout, where -o - writes the image");
+		goto usage;
+	}
+	s.pid = (pid_t)pid;
+	s.explicit = npicked > 0;
+	s.progress = isatty(STDERR_FILENO) && !verbose;
 	cli_setup_log_capture(verbose);
 
-	pidfd = pidfd_open((pid_t)pid);
-	if (pidfd < 0) {
-		cli_err("save: pid %d: %m", (int)pid);
-		return errno == ESRCH ? EXIT_USAGE : EXIT_FAIL;
-	}
-	fd = pidfd_getfd(pidfd, (int)tfd);
-	if (fd < 0) {
-		status = errno == EBADF ? EXIT_USAGE : EXIT_FAIL;
-		cli_err("save: fd %d of pid %d: %s", (int)tfd, (int)pid,
-			errno == EBADF ? "no such file descriptor" : strerror(errno));
+	s.pidfd = pidfd_open(s.pid);
+	if (s.pidfd < 0) {
+		cli_err("save: pid %d: %m", s.pid);
+		status = errno == ESRCH ? EXIT_USAGE : EXIT_FAIL;
 		goto out;
 	}
-	status = check_socket(fd, (pid_t)pid, (int)tfd, &family);
-	if (status != EXIT_OK)
-		goto out;
-	status = EXIT_FAIL;
-	len = sizeof(local);
-	if (getsockname(fd, (struct sockaddr *)&local, &len)) {
-		cli_err("save: getsockname: %m");
+	if (!s.explicit) {
+		ret = target_fds(s.pid, &fds, &nfds);
+		if (ret) {
+			status = -ret;
+			goto out;
+		}
+	}
+	seen = calloc((s.explicit ? npicked : nfds) + 1, sizeof(*seen));
+	if (!seen) {
+		cli_err("save: out of memory");
 		goto out;
 	}
-	if (peer_name(fd, family, &peer)) {
-		cli_err("save: fd %d of pid %d: not connected: %m", (int)tfd, (int)pid);
+	for (size_t i = 0; i < (s.explicit ? npicked : nfds); i++) {
+		ret = take(&s, s.explicit ? picked[i] : fds[i], seen, &nseen);
+		if (ret) {
+			status = -ret;
+			goto out;
+		}
+	}
+	if (!s.n) {
+		cli_err("save: pid %d holds no TCP socket to save", s.pid);
 		status = EXIT_USAGE;
 		goto out;
 	}
+	for (size_t i = 0; i < s.n; i++) {
+		const struct item *it = &s.it[i];
 
-	/* A path that cannot take the image fails now, before the flow is touched. */
-	status = check_output(out);
-	if (status != EXIT_OK)
-		goto out;
-	status = EXIT_FAIL;
-	/* What was so before us stays so if we fail (an earlier save of the same socket). */
-	len = sizeof(int);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &was_repair, &len))
-		was_repair = 0;
+		conns += it->kind == SOCCR_IMAGE_CONN;
+		if (it->kind == SOCCR_IMAGE_LISTEN && it->li.pending && !s.skip_in_flight) {
+			char l[64];
 
-	if (!no_lock) {
-		/* The lock belongs on the devices of the socket's netns: the target's. */
-		if (setns(pidfd, CLONE_NEWNET)) {
-			cli_err("save: join the network namespace of pid %d: %m", (int)pid);
+			cli_err("save: listener fd %d (%s) of pid %d has %u connection(s) waiting to "
+				"be accepted, which have no fd to save: accept them first, or "
+				"--skip-in-flight (nothing was done)",
+				it->tfd, cli_fmt_endpoint((struct sockaddr_storage *)&it->local, l,
+							  sizeof(l)),
+				s.pid, it->li.pending);
 			goto out;
 		}
-		ret = soccr_flow_from_sockaddr(&flow, (struct sockaddr *)&local,
-					       (struct sockaddr *)&peer);
-		if (!ret)
-			ret = soccr_lock_open(&lopts, &lock);
-		if (!ret)
-			was_locked = flow_locked(lock, &flow);
-		/* The flow first, then the attach: a restore's idle-detach in between sees it. */
-		if (!ret)
-			ret = soccr_lock_add(lock, &flow);
-		locked = !ret && !was_locked;
-		if (!ret)
-			ret = soccr_lock_attach_all(lock);
+	}
+	/* A path that cannot take the image fails now, before any flow is touched. */
+	if (strcmp(s.out, "-")) {
+		status = check_output(s.out);
+		if (status != EXIT_OK)
+			goto out;
+		status = EXIT_FAIL;
+	}
+
+	if (!s.no_lock && conns) {
+		ret = lock_all(&s, &lopts);
 		if (ret) {
-			cli_err("save: lock the flow: %s", cli_why(strerror(-ret)));
+			roll_back(&s);
 			goto out;
 		}
+		locked = true;
 	}
 
-	sk = libsoccr_pause(fd);
-	if (!sk) {
-		cli_err("save: libsoccr_pause: %s", cli_why(strerror(errno)));
+	set.socks = calloc(s.n, sizeof(*set.socks));
+	if (!set.socks) {
+		cli_err("save: out of memory");
+		roll_back(&s);
 		goto out;
 	}
-	ret = libsoccr_save(sk, &img.data, sizeof(img.data));
-	if (ret < 0) {
-		cli_err("save: libsoccr_save: step %d (%s): %s", -ret,
-			ret == -2 ? "state or queue sizes" : ret == -3 ? "TCP options" :
-			ret == -4 ? "window" : ret == -5 ? "receive queue" :
-			ret == -6 ? "send queue" : "arguments",
-			cli_why("failed"));
-		goto out;
-	}
-	img.family = family;
-	a = libsoccr_get_addr(sk, 1, 0);
-	memcpy(&img.local, a ? (void *)a : (void *)&local, sizeof(img.local));
-	a = libsoccr_get_addr(sk, 0, 0);
-	memcpy(&img.peer, a ? (void *)a : (void *)&peer, sizeof(img.peer));
-	/* The image takes the queue buffers over (SOCCR_MEM_EXCL: ours to free). */
-	if (img.data.inq_len)
-		img.recvq = libsoccr_get_queue_bytes(sk, TCP_RECV_QUEUE, SOCCR_MEM_EXCL);
-	if (img.data.outq_len)
-		img.sendq = libsoccr_get_queue_bytes(sk, TCP_SEND_QUEUE, SOCCR_MEM_EXCL);
-	img.flags = locked || was_locked ? SOCCR_IMAGE_F_LOCKED : 0;
+	set.n = s.n;
+	set.pid = s.pid;
 	clock_gettime(CLOCK_REALTIME, &now);
-	img.save_time_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-	image_hostname(img.hostname, sizeof(img.hostname));
+	set.save_time_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	image_hostname(set.hostname, sizeof(set.hostname));
+	for (size_t i = 0; i < s.n; i++) {
+		struct soccr_image_sock *k = &set.socks[i];
+		struct item *it = &s.it[i];
 
-	ret = soccr_image_save(out, &img, err, sizeof(err));
+		k->kind = (uint32_t)it->kind;
+		k->fd = it->tfd;
+		if (it->kind == SOCCR_IMAGE_LISTEN) {
+			k->listen = it->li;
+		} else {
+			if (save_one(it, &k->conn)) {
+				roll_back(&s);
+				goto out;
+			}
+			k->conn.save_time_ns = set.save_time_ns;
+			memcpy(k->conn.hostname, set.hostname, sizeof(k->conn.hostname));
+			k->conn.flags = locked || it->locked_before ? SOCCR_IMAGE_F_LOCKED : 0;
+		}
+		progress(&s, i + 1, "saved");
+	}
+	ret = soccr_image_set_save(s.out, &set, err, sizeof(err));
 	if (ret) {
 		cli_err("save: %s", err);
+		roll_back(&s);
 		goto out;
 	}
-	/* Leave the source socket in repair mode: closing it then sends nothing. */
-	libsoccr_release(sk);
-	sk = NULL;
-	locked = false;
+	/* Leave the source sockets in repair mode: closing them then sends nothing. */
+	for (size_t i = 0; i < s.n; i++) {
+		libsoccr_release(s.it[i].sk);
+		s.it[i].sk = NULL;
+	}
 	status = EXIT_OK;
-	printf("saved %s -> %s %s to %s: recv queue %u B, send queue %u B (%u unsent)%s\n",
-	       cli_fmt_endpoint((struct sockaddr_storage *)&local, l, sizeof(l)),
-	       cli_fmt_endpoint((struct sockaddr_storage *)&peer, p, sizeof(p)),
-	       soccr_tcp_state_name(img.data.state), out, img.data.inq_len, img.data.outq_len,
-	       img.data.unsq_len,
-	       img.flags & SOCCR_IMAGE_F_LOCKED ? "; flow locked" : "");
+	report(&s, &set, locked);
+	goto out;
+usage:
+	free(picked);
+	return EXIT_USAGE;
 out:
-	/*
-	 * Roll back on failure what this run did, and only that: the connection
-	 * goes on in the source process, unless an earlier save had already
-	 * put it in repair mode and locked it (that image stays restorable).
-	 */
-	if (sk && !was_repair)
-		libsoccr_resume(sk);
-	else if (sk)
-		libsoccr_release(sk);
-	if (locked && soccr_lock_del(lock, &flow))
-		cli_err("save: unlock the flow after the failure: the flow stays locked");
-	else if (locked)
-		soccr_lock_detach_idle(lock); /* a lock this save attached, now empty */
-	soccr_lock_close(lock);
-	soccr_image_free(&img);
-	if (fd >= 0)
-		close(fd);
-	close(pidfd);
+	for (size_t i = 0; i < s.n; i++)
+		close(s.it[i].fd);
+	free(s.it);
+	soccr_lock_close(s.lock);
+	soccr_image_set_free(&set);
+	free(picked);
+	free(fds);
+	free(seen);
+	if (s.pidfd >= 0)
+		close(s.pidfd);
 	return status;
 }

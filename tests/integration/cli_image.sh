@@ -56,7 +56,7 @@ done
 run "unknown command exits 2" 2 "^soccr: unknown command 'bogus'" -- bogus
 run "show without IMAGE" 2 "^soccr: show: missing IMAGE" -- show
 run "show with two images" 2 "more than one IMAGE" -- show "$FIX/v4-established" x
-run "save without arguments" 2 "^soccr: save: --pid, --fd and -o are required" -- save
+run "save without arguments" 2 "^soccr: save: --pid and -o are required" -- save
 run "save with a bad pid" 2 "^soccr: save: --pid: invalid value 'x'" -- save --pid x --fd 3 -o "$T/i"
 run "save --pid without value" 2 "needs a value" -- save --pid
 run "restore without -i" 2 "^soccr: restore: -i IMAGE is required" -- restore
@@ -131,7 +131,9 @@ run "missing file" 1 "nope: No such file" -- show "$T/nope"
 run "restore of a missing file" 1 "nope: No such file" -- restore -i "$T/nope"
 # A single-valued option given twice is an error, not "the last one wins".
 run "restore -i twice" 2 "restore: -i given twice" -- restore -i "$T/a" -i "$T/b"
-run "save --fd twice" 2 "save: --fd given twice" -- save --pid 1 --fd 3 --fd 4 -o "$T/x"
+run "the same --fd twice" 2 "save: --fd 3 given twice" -- save --pid 1 --fd 3 --fd 3 -o "$T/x"
+run "--json with -o -" 2 "save: --json writes to stdout, where -o - writes the image" \
+	-- save --pid 1 -o - --json
 # Options anywhere, as GNU tools take them.
 run "show IMAGE --json" 0 "" -- show "$FIX/v4-established" --json
 grep -q '"state":"ESTABLISHED"' "$T/out" || bad "show IMAGE --json: not JSON: $(head -c 80 "$T/out")"
@@ -150,6 +152,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	# bash's /dev/udp opens a connected UDP socket (nothing is sent).
 	sleep 60 5<>/dev/udp/127.0.0.1/9 &
 	pids+=($!)
+	pid_udp=$!
 	run "save of a UDP socket" 2 "fd 5 of pid $!: not a TCP socket" -- save --pid $! --fd 5 -o "$T/i"
 	"$BUILD/tests/helpers/echo_server" --listen 127.0.0.1:0 &
 	pids+=($!)
@@ -159,9 +162,26 @@ if [ "$(id -u)" -eq 0 ]; then
 		[ -n "$lfd" ] && break
 		sleep 0.05
 	done
-	run "save of a listening socket" 2 "state LISTEN cannot be checkpointed" \
-		-- save --pid $! --fd "$lfd" -o "$T/i"
+	run "a process with no TCP socket" 2 "pid $pid_udp holds no TCP socket to save" \
+		-- save --pid $pid_udp -o "$T/i"
 	[ ! -e "$T/i" ] || bad "a refused save writes no image"
+	# A listener is saved (address, backlog, options), not paused: nothing to lock.
+	run "save of a listening socket" 0 "" -- save --pid $! --fd "$lfd" -o "$T/l.img" --json
+	jq -e '.sockets == 1 and .listeners == 1 and .connections == 0 and (.locked | not)' \
+		"$T/out" >/dev/null && ok "save --json: one listener" || bad "save --json: $(cat "$T/out")"
+	run "show of a saved listener" 0 "" -- show --json "$T/l.img"
+	jq -e '.version == 2 and (.sockets | length) == 1 and .sockets[0].kind == "listener" and
+		.sockets[0].local.addr == "127.0.0.1" and .sockets[0].backlog > 0 and
+		.sockets[0].fd == '"$lfd" "$T/out" >/dev/null && ok "the listener's address and fd" ||
+		bad "show of the listener: $(cat "$T/out")"
+	# Without --fd: every TCP socket of the process (here: the listener alone).
+	run "save of every socket" 0 "" -- save --pid $! -o - --skip-in-flight
+	[ -s "$T/out" ] && head -c 8 "$T/out" | grep -q SOCCRIMG && ok "-o - writes the image to stdout" ||
+		bad "-o -: no image on stdout"
+	cp "$T/out" "$T/stdout.img"
+	run "show - reads it back" 0 "" -- show - <"$T/stdout.img"
+	grep -q "^socket      0: fd $lfd, listener$" "$T/out" && ok "show lists the listener" ||
+		bad "show -: $(cat "$T/out")"
 else
 	echo "# SKIPPED: save target checks need root (pidfd_getfd)"
 fi

@@ -68,6 +68,7 @@ SHARED_L=127.0.0.1:40000 SHARED_P=127.0.0.1:5555
 own_l() { echo "127.0.0.1:$((41000 + $1))"; }
 own_p() { echo "127.0.0.1:$((6000 + $1))"; }
 
+PINS_BEFORE=$(ls /sys/fs/bpf 2>/dev/null)
 for i in $(seq 0 $N); do
 	ip netns add "$(ns "$i")" || exit 1
 	ip -n "$(ns "$i")" link set lo up || exit 1
@@ -112,8 +113,8 @@ if [ $rc -eq 0 ] && jq -e --arg a "$want_attach" '.healthy and .flows == 2 and .
 else
 	bad "status of a healthy lock (exit $rc): $(cat "$T/st")"
 fi
-[ -z "$(ls /sys/fs/bpf | grep soccr)" ] && ok "nothing pinned in the host's bpffs" ||
-	bad "pins in /sys/fs/bpf: $(ls /sys/fs/bpf | grep soccr)"
+[ "$(ls /sys/fs/bpf 2>/dev/null)" = "$PINS_BEFORE" ] && ok "nothing pinned in the host's bpffs" ||
+	bad "new pins in /sys/fs/bpf: $(ls /sys/fs/bpf)"
 via_exec 0 "$SOCCR" lock detach 2>"$T/err" && ok "detach through ip netns exec" || bad "detach"
 via_nsenter 0 "$SOCCR" lock list >/dev/null 2>&1 && bad "list after detach found a lock" ||
 	ok "list after detach: no lock"
