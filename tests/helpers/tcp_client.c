@@ -14,11 +14,16 @@
  *      chunks, each echoed back before the next
  *   4. close our side, expect the server's EOF
  *
+ * --shut-early: close our side right after step 2 (the server's side is
+ * then half-closed, CLOSE_WAIT, while it is checkpointed); step 3 reads the
+ * greeting and the echo of step 2 only, then expects the server's EOF.
+ *
  * Exits 0 only if every byte came back in order and the connection ended
  * with a clean FIN; a reset, a timeout or a wrong byte is exit 1 with one line
  * on stderr saying where.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,28 +114,38 @@ out:
 int main(int argc, char **argv)
 {
 	long rcvbuf = 0, greet = 0, send1 = 0, send2 = 0;
+	bool shut_early = false;
 	const char *peer = NULL;
 	struct sockaddr_storage ss;
 	char buf[CHUNK], c;
 	int fd = -1, outq;
 
-	for (int i = 1; i + 1 < argc; i += 2) {
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(argv[i], "--shut-early")) {
+			shut_early = true;
+			continue;
+		}
+		if (!v)
+			break;
 		if (!strcmp(argv[i], "--connect"))
-			peer = argv[i + 1];
+			peer = v;
 		else if (!strcmp(argv[i], "--dir"))
-			dir = argv[i + 1];
+			dir = v;
 		else if (!strcmp(argv[i], "--rcvbuf"))
-			rcvbuf = atol(argv[i + 1]);
+			rcvbuf = atol(v);
 		else if (!strcmp(argv[i], "--greet"))
-			greet = atol(argv[i + 1]);
+			greet = atol(v);
 		else if (!strcmp(argv[i], "--send1"))
-			send1 = atol(argv[i + 1]);
+			send1 = atol(v);
 		else if (!strcmp(argv[i], "--send2"))
-			send2 = atol(argv[i + 1]);
+			send2 = atol(v);
+		i++;
 	}
 	if (!peer || !dir || parse_addr(peer, &ss)) {
 		fprintf(stderr, "usage: tcp_client --connect ADDR:PORT --dir DIR [--rcvbuf N] "
-				"[--greet N] [--send1 N] [--send2 N]\n");
+				"[--greet N] [--send1 N] [--send2 N] [--shut-early]\n");
 		return 2;
 	}
 
@@ -181,6 +196,11 @@ int main(int argc, char **argv)
 		}
 		sleep_ms(10);
 	}
+	if (shut_early) {
+		if (shutdown(fd, SHUT_WR))
+			return fail("shutdown");
+		send2 = 0;
+	}
 	if (touch("sent1"))
 		return fail("create sent1");
 
@@ -199,7 +219,7 @@ int main(int argc, char **argv)
 		if (expect(fd, n, (uint64_t)(send1 + off), DATA_SEED, "echo of send2"))
 			return 1;
 	}
-	if (shutdown(fd, SHUT_WR))
+	if (!shut_early && shutdown(fd, SHUT_WR))
 		return fail("shutdown");
 	/* The server closes after our FIN: a clean EOF, not a reset. */
 	{
