@@ -23,6 +23,7 @@ enum {
 	"3 verification failed (an injected segment not seen or not absorbed)\n"
 
 /* Each subcommand gets argv starting at its own name. */
+int cmd_ps(int argc, char **argv);
 int cmd_lock(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
 int cmd_save(int argc, char **argv);
@@ -119,6 +120,12 @@ struct pcap_dumper *cli_pcap_create(struct pcap *pc, const char *cmd, const char
  * while this runs (src/cli/rmtree.c).
  */
 void cli_rm_tree(const char *path);
+
+/* pidfd_open(2) and pidfd_getfd(2) (src/cli/proc.c): -1 and errno on failure. */
+int cli_pidfd_open(pid_t pid);
+int cli_pidfd_getfd(int pidfd, int fd);
+/* The fd numbers process pid has open, sorted, in a malloc()ed array. 0 or -errno. */
+int cli_proc_fds(pid_t pid, int **fds, size_t *n);
 
 struct soccr_lock;
 struct soccr_flow;

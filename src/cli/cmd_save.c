@@ -82,16 +82,6 @@ static void usage(FILE *f)
 		"on failure every connection is left as it was.\n" CLI_EXIT_HELP);
 }
 
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int pidfd_getfd(int pidfd, int fd)
-{
-	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-}
-
 /* Printable hostname for the image; the format allows printable ASCII only. */
 static void image_hostname(char *buf, size_t len)
 {
@@ -305,7 +295,7 @@ static int take(struct save *s, int tfd, ino_t *seen, size_t *nseen)
 	struct stat st;
 	int fd, ret;
 
-	fd = pidfd_getfd(s->pidfd, tfd);
+	fd = cli_pidfd_getfd(s->pidfd, tfd);
 	if (fd < 0) {
 		if (!s->explicit && errno == EBADF)
 			return 0; /* closed meanwhile */
@@ -333,56 +323,6 @@ static int take(struct save *s, int tfd, ino_t *seen, size_t *nseen)
 	if (ret)
 		close(fd);
 	return ret;
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Every fd number of the target, sorted, in a malloc()ed array. */
-static int target_fds(pid_t pid, int **fds, size_t *n)
-{
-	char path[64];
-	struct dirent *e;
-	size_t cap = 0;
-	DIR *d;
-
-	*fds = NULL;
-	*n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (!d) {
-		cli_err("save: %s: %m", path);
-		return -EXIT_FAIL;
-	}
-	while ((e = readdir(d))) {
-		char *end;
-		long v;
-
-		if (!isdigit((unsigned char)e->d_name[0]))
-			continue;
-		v = strtol(e->d_name, &end, 10);
-		if (*end || v < 0 || v > INT32_MAX)
-			continue;
-		if (*n == cap) {
-			int *t = realloc(*fds, (cap = cap ? cap * 2 : 64) * sizeof(*t));
-
-			if (!t) {
-				closedir(d);
-				free(*fds);
-				cli_err("save: out of memory");
-				return -EXIT_FAIL;
-			}
-			*fds = t;
-		}
-		(*fds)[(*n)++] = (int)v;
-	}
-	closedir(d);
-	qsort(*fds, *n, sizeof(**fds), cmp_int);
-	return 0;
 }
 
 /*
@@ -687,16 +627,16 @@ int cmd_save(int argc, char **argv)
 	s.progress = isatty(STDERR_FILENO) && !verbose;
 	cli_setup_log_capture(verbose);
 
-	s.pidfd = pidfd_open(s.pid);
+	s.pidfd = cli_pidfd_open(s.pid);
 	if (s.pidfd < 0) {
 		cli_err("save: pid %d: %m", s.pid);
 		status = errno == ESRCH ? EXIT_USAGE : EXIT_FAIL;
 		goto out;
 	}
 	if (!s.explicit) {
-		ret = target_fds(s.pid, &fds, &nfds);
+		ret = cli_proc_fds(s.pid, &fds, &nfds);
 		if (ret) {
-			status = -ret;
+			cli_err("save: the fds of pid %d: %s", s.pid, strerror(-ret));
 			goto out;
 		}
 	}

@@ -10,10 +10,11 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
-	{ "lock", cmd_lock, "attach, add, delete, list or detach the tc network lock" },
+	{ "ps", cmd_ps, "the TCP sockets of a process, and whether each can be saved" },
+	{ "lock", cmd_lock, "attach, add, delete, list, detach or inspect the network lock" },
 	{ "inject", cmd_inject, "send a hand-built TCP segment from a peer's address" },
-	{ "save", cmd_save, "checkpoint a live socket of a running process into an image" },
-	{ "restore", cmd_restore, "restore a socket from an image (and hand it to a command)" },
+	{ "save", cmd_save, "checkpoint the TCP sockets of a running process into an image" },
+	{ "restore", cmd_restore, "restore the sockets of an image (and hand them to a command)" },
 	{ "show", cmd_show, "print an image" },
 	{ "demo", cmd_demo, "end-to-end migration in private network namespaces" },
 };

@@ -97,7 +97,16 @@ done
 # Stopped, the server cannot be halfway through handling bytes it has read.
 kill -STOP "$srv"
 
-# ---- save all of it ------------------------------------------------------------------------
+# ---- what soccr ps sees, then save all of it ----------------------------------------------------
+"$SOCCR" ps --pid "$srv" --json >"$T/ps.out" 2>&1 || die "soccr ps"
+jq -e --argjson q $SEND1 'length == 5 and
+	([.[] | select(.save == "save" and .recv_q == $q and .send_q > 0)] | length) == 4 and
+	([.[] | select(.state == "CLOSE_WAIT")] | length) == 1 and
+	([.[] | select(.state == "LISTEN" and .save == "re-create" and .accept_queue == 0 and
+		.local.port == 7300)] | length) == 1' "$T/ps.out" >/dev/null ||
+	die "ps --json: $(cat "$T/ps.out")"
+ok "ps: 4 connections to save, with their queues, and the listener to re-create"
+
 "$SOCCR" save --pid "$srv" -o "$T/srv.img" --pin-dir "$PIN" --json >"$T/save.out" 2>"$T/save.err" ||
 	die "soccr save --pid failed"
 jq -e '.sockets == 5 and .connections == 4 and .listeners == 1 and .states.ESTABLISHED == 3 and

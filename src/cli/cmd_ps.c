@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * soccr ps --pid PID [--json]: the TCP sockets of one process, as `ss -tn`
+ * would show them for it, with what `soccr save --pid` would do with each.
+ * Read-only: the sockets are looked at through copies of the process's fds
+ * (pidfd_getfd) and TCP_INFO; nothing is paused or changed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <soccr/image.h>
+
+#include "cli.h"
+#include "json.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: soccr ps --pid PID [--json]\n"
+		"\n"
+		"The TCP sockets of process PID, one line each: its fd, family, state, local\n"
+		"and peer address, receive and send queue bytes (for a listener: connections\n"
+		"waiting to be accepted, and the backlog), and what 'soccr save --pid' does\n"
+		"with it: save it, re-create it (a listener), or pass it over, and why.\n"
+		"\n"
+		"  -p, --pid PID  the process\n"
+		"  -j, --json     one JSON array instead of text\n"
+		"  -h, --help     this help\n"
+		"\n" CLI_EXIT_HELP);
+}
+
+struct row {
+	int fd, family, state;
+	bool mapped;
+	struct sockaddr_storage local, peer;
+	bool has_peer;
+	unsigned int rq, sq;	/* queues, or accept queue and backlog for a listener */
+	const char *verdict;	/* "save", "re-create", "pass over" */
+	char why[96];
+};
+
+static int get_int(int fd, int level, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, level, opt, &v, &len) ? 0 : v;
+}
+
+/* One fd of the target: 1 and *r for a TCP socket, 0 for anything else. */
+static int look(int fd, int tfd, struct row *r)
+{
+	struct tcp_info ti;
+	socklen_t len;
+	struct stat st;
+	int v;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = tfd;
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+		return 0;
+	r->family = get_int(fd, SOL_SOCKET, SO_DOMAIN);
+	if ((r->family != AF_INET && r->family != AF_INET6) ||
+	    get_int(fd, SOL_SOCKET, SO_TYPE) != SOCK_STREAM ||
+	    get_int(fd, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_TCP)
+		return 0;
+	memset(&ti, 0, sizeof(ti));
+	len = sizeof(ti);
+	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+	r->state = ti.tcpi_state;
+	len = sizeof(r->local);
+	getsockname(fd, (struct sockaddr *)&r->local, &len);
+	len = sizeof(r->peer);
+	r->has_peer = !getpeername(fd, (struct sockaddr *)&r->peer, &len);
+	if (!r->has_peer) {
+		/* SYN_SENT and CLOSE answer SO_PEERNAME, not getpeername(). */
+		len = r->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+		r->has_peer = !getsockopt(fd, SOL_SOCKET, SO_PEERNAME, &r->peer, &len) &&
+			      (r->peer.ss_family == AF_INET || r->peer.ss_family == AF_INET6);
+	}
+	r->mapped = r->family == AF_INET6 &&
+		    IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&r->local)->sin6_addr);
+	if (r->state == TCP_LISTEN) {
+		/* For a listener TCP_INFO holds the accept queue and the backlog there. */
+		r->rq = ti.tcpi_unacked;
+		r->sq = ti.tcpi_sacked;
+		r->verdict = "re-create";
+		if (r->rq)
+			snprintf(r->why, sizeof(r->why),
+				 "%u connection(s) waiting to be accepted: save refuses, "
+				 "or --skip-in-flight", r->rq);
+		else
+			snprintf(r->why, sizeof(r->why), "listener: bound and listening again");
+		return 1;
+	}
+	if (!ioctl(fd, SIOCINQ, &v))
+		r->rq = (unsigned int)v;
+	if (!ioctl(fd, SIOCOUTQ, &v))
+		r->sq = (unsigned int)v;
+	if (!soccr_image_state_supported((unsigned int)r->state)) {
+		r->verdict = "pass over";
+		snprintf(r->why, sizeof(r->why), "state %s cannot be checkpointed",
+			 soccr_tcp_state_name((unsigned int)r->state));
+	} else if (!r->has_peer) {
+		r->verdict = "pass over";
+		snprintf(r->why, sizeof(r->why), "never connected");
+	} else {
+		r->verdict = "save";
+		snprintf(r->why, sizeof(r->why), "%s", get_int(fd, IPPROTO_TCP, TCP_REPAIR)
+				 ? "in repair mode (saved already?)" : "connection");
+	}
+	return 1;
+}
+
+static const char *family_name(const struct row *r)
+{
+	return r->family == AF_INET ? "inet" : r->mapped ? "inet6 (v4-mapped)" : "inet6";
+}
+
+static void text(const struct row *rows, size_t n)
+{
+	int wl = 5, wp = 4; /* "LOCAL", "PEER" */
+
+	/* Columns as wide as their longest address. */
+	for (size_t i = 0; i < n; i++) {
+		char b[64];
+
+		cli_fmt_endpoint(&rows[i].local, b, sizeof(b));
+		wl = (int)strlen(b) > wl ? (int)strlen(b) : wl;
+		if (rows[i].has_peer) {
+			cli_fmt_endpoint(&rows[i].peer, b, sizeof(b));
+			wp = (int)strlen(b) > wp ? (int)strlen(b) : wp;
+		}
+	}
+	printf("%-4s %-17s %-11s %-*s %-*s %7s %7s  %s\n", "FD", "FAMILY", "STATE", wl, "LOCAL", wp,
+	       "PEER", "RECV-Q", "SEND-Q", "SAVE");
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		char l[64], p[64] = "*";
+
+		cli_fmt_endpoint(&r->local, l, sizeof(l));
+		if (r->has_peer)
+			cli_fmt_endpoint(&r->peer, p, sizeof(p));
+		printf("%-4d %-17s %-11s %-*s %-*s %7u %7u  %s: %s\n", r->fd, family_name(r),
+		       r->state == TCP_LISTEN ? "LISTEN" : soccr_tcp_state_name((unsigned)r->state),
+		       wl, l, wp, p, r->rq, r->sq, r->verdict, r->why);
+	}
+}
+
+static void endpoint_json(struct sc_json *j, const char *key, const struct sockaddr_storage *ss)
+{
+	char buf[64], *colon;
+
+	cli_fmt_endpoint(ss, buf, sizeof(buf));
+	sc_json_object(j, key);
+	/* "1.2.3.4:80" or "[fd00::1]:80": address and port apart, as `ip -j` has them. */
+	colon = strrchr(buf, ':');
+	if (colon) {
+		*colon = '\0';
+		if (buf[0] == '[') {
+			buf[strlen(buf) - 1] = '\0';
+			sc_json_string(j, "addr", buf + 1);
+		} else {
+			sc_json_string(j, "addr", buf);
+		}
+		sc_json_uint(j, "port", strtoul(colon + 1, NULL, 10));
+	}
+	sc_json_end_object(j);
+}
+
+static int json(const struct row *rows, size_t n)
+{
+	struct sc_json j = {0};
+	char *t;
+
+	sc_json_array(&j, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+
+		sc_json_object(&j, NULL);
+		sc_json_uint(&j, "fd", (uint64_t)r->fd);
+		sc_json_string(&j, "family", r->family == AF_INET ? "inet" : "inet6");
+		sc_json_bool(&j, "v4_mapped", r->mapped);
+		sc_json_string(&j, "state", r->state == TCP_LISTEN
+						    ? "LISTEN"
+						    : soccr_tcp_state_name((unsigned)r->state));
+		endpoint_json(&j, "local", &r->local);
+		if (r->has_peer)
+			endpoint_json(&j, "peer", &r->peer);
+		else
+			sc_json_null(&j, "peer");
+		if (r->state == TCP_LISTEN) {
+			sc_json_uint(&j, "accept_queue", r->rq);
+			sc_json_uint(&j, "backlog", r->sq);
+		} else {
+			sc_json_uint(&j, "recv_q", r->rq);
+			sc_json_uint(&j, "send_q", r->sq);
+		}
+		sc_json_string(&j, "save", r->verdict);
+		sc_json_string(&j, "why", r->why);
+		sc_json_end_object(&j);
+	}
+	sc_json_end_array(&j);
+	t = sc_json_take(&j);
+	if (!t) {
+		cli_err("ps: out of memory");
+		return EXIT_FAIL;
+	}
+	puts(t);
+	free(t);
+	return EXIT_OK;
+}
+
+int cmd_ps(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *pid_arg = NULL;
+	struct row *rows = NULL;
+	int *fds = NULL, pidfd, c, ret, status = EXIT_FAIL;
+	size_t nfds = 0, n = 0;
+	bool as_json = false;
+	uint64_t pid = 0;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":p:jh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (cli_once("ps", "--pid", &pid_arg, optarg))
+				return EXIT_USAGE;
+			if (cli_parse_u64(optarg, INT32_MAX, &pid) || !pid) {
+				cli_err("ps: --pid: invalid value '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			as_json = true;
+			break;
+		default:
+			return cli_opt_other("ps", c, argv, usage);
+		}
+	}
+	if (optind < argc || !pid) {
+		cli_err("ps: %s (try 'soccr ps --help')",
+			optind < argc ? "unexpected argument" : "--pid is required");
+		return EXIT_USAGE;
+	}
+	pidfd = cli_pidfd_open((pid_t)pid);
+	if (pidfd < 0) {
+		cli_err("ps: pid %d: %m", (int)pid);
+		return errno == ESRCH ? EXIT_USAGE : EXIT_FAIL;
+	}
+	ret = cli_proc_fds((pid_t)pid, &fds, &nfds);
+	if (ret) {
+		cli_err("ps: the fds of pid %d: %s", (int)pid, strerror(-ret));
+		goto out;
+	}
+	rows = calloc(nfds ? nfds : 1, sizeof(*rows));
+	if (!rows) {
+		cli_err("ps: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nfds; i++) {
+		int fd = cli_pidfd_getfd(pidfd, fds[i]);
+
+		if (fd < 0) {
+			if (errno == EBADF)
+				continue; /* closed meanwhile */
+			cli_err("ps: fd %d of pid %d: %m", fds[i], (int)pid);
+			goto out;
+		}
+		n += look(fd, fds[i], &rows[n]);
+		close(fd);
+	}
+	if (as_json) {
+		status = json(rows, n);
+	} else {
+		text(rows, n);
+		status = EXIT_OK;
+	}
+out:
+	free(rows);
+	free(fds);
+	close(pidfd);
+	return status;
+}
