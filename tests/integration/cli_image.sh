@@ -43,13 +43,15 @@ run() {
 
 # ---- help and usage errors -------------------------------------------------------
 run "soccr --help" 0 "" -- --help
-for c in save restore show lock inject demo; do
+for c in ps save restore show lock inject demo; do
 	run "$c --help exits 0" 0 "" -- "$c" --help
 	grep -q "usage: soccr $c" "$T/out" || bad "$c --help prints its usage"
 done
-for c in save restore show; do
+for c in ps save restore show; do
 	run "$c --bogus exits 2" 2 "^soccr: $c: unknown option '--bogus'" -- "$c" --bogus
 done
+run "ps without --pid" 2 "^soccr: ps: --pid is required" -- ps
+run "ps of a missing process" 2 "^soccr: ps: pid 2147483646: No such process" -- ps --pid 2147483646
 for c in lock inject demo; do
 	run "$c --bogus exits 2" 2 "" -- "$c" --bogus
 done
