@@ -106,6 +106,9 @@ jq -e --argjson q $SEND1 'length == 5 and
 		.local.port == 7300)] | length) == 1' "$T/ps.out" >/dev/null ||
 	die "ps --json: $(cat "$T/ps.out")"
 ok "ps: 4 connections to save, with their queues, and the listener to re-create"
+"$SOCCR" ps --pid "$srv" >"$T/ps.txt" 2>&1 || die "soccr ps (text)"
+[ "$(grep -c ' save: connection$' "$T/ps.txt")" = 4 ] && grep -q ' LISTEN .* re-create: ' "$T/ps.txt" ||
+	die "ps text: $(cat "$T/ps.txt")"
 
 "$SOCCR" save --pid "$srv" -o "$T/srv.img" --pin-dir "$PIN" --json >"$T/save.out" 2>"$T/save.err" ||
 	die "soccr save --pid failed"
