@@ -539,25 +539,35 @@ out:
 	return ret;
 }
 
-SOCCR_API int soccr_image_load(const char *path, struct soccr_image *img, char *err,
-			       size_t errlen)
+int sc_img_load(const char *path, sc_img_decode_fn decode, void *out, char *err, size_t errlen)
 {
 	unsigned char *buf = NULL;
 	char msg[256];
 	size_t len = 0;
 	int ret;
 
-	if (!path || !img)
-		return sc_img_fail(-EINVAL, err, errlen, "no image path");
-	memset(img, 0, sizeof(*img));
 	ret = sc_img_read_file(path, &buf, &len, err, errlen);
 	if (ret)
 		return ret;
-	ret = soccr_image_decode(buf, len, img, msg, sizeof(msg));
+	ret = decode(buf, len, out, msg, sizeof(msg));
 	if (ret)
 		sc_img_fail(ret, err, errlen, "%s: %s", path, msg);
 	free(buf);
 	return ret;
+}
+
+static int decode_one(const void *buf, size_t len, void *out, char *err, size_t errlen)
+{
+	return soccr_image_decode(buf, len, out, err, errlen);
+}
+
+SOCCR_API int soccr_image_load(const char *path, struct soccr_image *img, char *err,
+			       size_t errlen)
+{
+	if (!path || !img)
+		return sc_img_fail(-EINVAL, err, errlen, "no image path");
+	memset(img, 0, sizeof(*img));
+	return sc_img_load(path, decode_one, img, err, errlen);
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len)

@@ -60,6 +60,11 @@ SOCCR_HIDDEN uint32_t sc_img_crc(const void *buf, size_t len);
  */
 SOCCR_HIDDEN int sc_img_read_file(const char *path, unsigned char **buf, size_t *len, char *err,
 				  size_t errlen);
+/* A decoder of a file's bytes into out (soccr_image_decode(), soccr_image_set_decode()). */
+typedef int (*sc_img_decode_fn)(const void *buf, size_t len, void *out, char *err, size_t errlen);
+/* Read path (sc_img_read_file()) and decode it; messages start with the path. */
+SOCCR_HIDDEN int sc_img_load(const char *path, sc_img_decode_fn decode, void *out, char *err,
+			     size_t errlen);
 /*
  * Write len bytes to path atomically (a temporary file in the same
  * directory, fsync(), rename()), or to stdout for "-".

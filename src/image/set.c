@@ -392,25 +392,18 @@ fail:
 	return ret;
 }
 
+static int decode_set(const void *buf, size_t len, void *out, char *err, size_t errlen)
+{
+	return soccr_image_set_decode(buf, len, out, err, errlen);
+}
+
 SOCCR_API int soccr_image_set_load(const char *path, struct soccr_image_set *set, char *err,
 				   size_t errlen)
 {
-	unsigned char *buf = NULL;
-	char msg[256];
-	size_t len = 0;
-	int ret;
-
 	if (!path || !set)
 		return sc_img_fail(-EINVAL, err, errlen, "no image path");
 	memset(set, 0, sizeof(*set));
-	ret = sc_img_read_file(path, &buf, &len, err, errlen);
-	if (ret)
-		return ret;
-	ret = soccr_image_set_decode(buf, len, set, msg, sizeof(msg));
-	if (ret)
-		sc_img_fail(ret, err, errlen, "%s: %s", path, msg);
-	free(buf);
-	return ret;
+	return sc_img_load(path, decode_set, set, err, errlen);
 }
 
 SOCCR_API int soccr_image_set_save(const char *path, const struct soccr_image_set *set, char *err,

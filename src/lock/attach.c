@@ -672,18 +672,21 @@ static int detach_all(struct soccr_lock *lock)
 	return first ? first : err;
 }
 
-SOCCR_API int soccr_lock_detach(struct soccr_lock *lock)
+/* detach_all() under the namespace's mutex. */
+static int detach_locked(struct soccr_lock *lock)
 {
-	int mu, err;
+	int mu = sc_lock_mutex(lock), err;
 
-	if (!lock)
-		return -EINVAL;
-	mu = sc_lock_mutex(lock);
 	if (mu < 0)
 		return mu;
 	err = detach_all(lock);
 	close(mu);
 	return err;
+}
+
+SOCCR_API int soccr_lock_detach(struct soccr_lock *lock)
+{
+	return lock ? detach_locked(lock) : -EINVAL;
 }
 
 SOCCR_API int soccr_lock_detach_idle(struct soccr_lock *lock)
@@ -709,17 +712,10 @@ SOCCR_API int soccr_lock_detach_idle(struct soccr_lock *lock)
 SOCCR_API int soccr_lock_detach_netns(const struct soccr_lock_opts *opts)
 {
 	struct soccr_lock lk = {.prog_fd = -1, .slots_fd = -1, .array_fd = -1, .meta_fd = -1};
-	int mu, err;
+	int err;
 
 	if (opts && opts->sz < offsetof(struct soccr_lock_opts, flags))
 		return -EINVAL;
 	err = sc_lock_resolve_dir(&lk, opts ? opts->pin_dir : NULL);
-	if (err)
-		return err;
-	mu = sc_lock_mutex(&lk);
-	if (mu < 0)
-		return mu;
-	err = detach_all(&lk);
-	close(mu);
-	return err;
+	return err ? err : detach_locked(&lk);
 }
