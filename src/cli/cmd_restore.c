@@ -262,10 +262,12 @@ static void child_exec(const struct golive *g, bool as_saved, char **cmd, int st
 	hi = calloc(g->n ? g->n : 1, sizeof(*hi));
 	if (!hi)
 		goto fail;
+	/* Each copy replaces its original at once: never more than n sockets open here. */
 	for (size_t i = 0; i < g->n; i++) {
 		hi[i] = fcntl(g->r[i].fd, F_DUPFD_CLOEXEC, top + 17);
 		if (hi[i] < 0)
 			goto fail;
+		close(g->r[i].fd);
 	}
 	for (size_t i = 0; i < g->n; i++)
 		if (dup2(hi[i], target_fd(g, i, as_saved)) < 0)
