@@ -241,39 +241,99 @@ static int target_fd(const struct golive *g, size_t i, bool as_saved)
  * exec fails: the flows are still locked meanwhile, so nothing of that
  * moment reaches a peer either way.
  */
+/*
+ * Move every socket to its target fd, in increasing target order, with no
+ * more fds open at any time than there are sockets (a 10,000-socket
+ * hand-over must fit under RLIMIT_NOFILE, which bounds fd numbers, not
+ * counts): a socket already at its target stays; a later socket sitting on
+ * the target is moved out of the way first (above every target). 0 or -1.
+ */
+static int place_fds(const struct golive *g, bool as_saved, int top)
+{
+	int *src = calloc(g->n ? g->n : 1, sizeof(*src)), *owner = NULL, maxfd = top, ret = -1;
+	size_t *order = calloc(g->n ? g->n : 1, sizeof(*order));
+
+	if (!src || !order)
+		goto out;
+	for (size_t i = 0; i < g->n; i++) {
+		src[i] = g->r[i].fd;
+		order[i] = i;
+		if (src[i] > maxfd)
+			maxfd = src[i];
+	}
+	/* Targets ascend with the index, except --fds-as-saved: sort by target then. */
+	for (size_t i = 1; as_saved && i < g->n; i++)
+		for (size_t j = i; j > 0 && target_fd(g, order[j], true) <
+						  target_fd(g, order[j - 1], true); j--) {
+			size_t t = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	/* owner[fd]: the index of the not yet placed socket that fd number holds, or -1. */
+	owner = malloc(((size_t)maxfd + 1) * sizeof(*owner));
+	if (!owner)
+		goto out;
+	for (int f = 0; f <= maxfd; f++)
+		owner[f] = -1;
+	for (size_t i = 0; i < g->n; i++)
+		owner[src[i]] = (int)i;
+	for (size_t k = 0; k < g->n; k++) {
+		size_t i = order[k];
+		int t = target_fd(g, i, as_saved), j = t <= maxfd ? owner[t] : -1;
+
+		if (src[i] == t) {
+			if (fcntl(t, F_SETFD, 0))
+				goto out;
+			owner[t] = -1;
+			continue;
+		}
+		if (j >= 0) {
+			/* Another socket still to place holds the target: out of the way. */
+			int nf = fcntl(t, F_DUPFD_CLOEXEC, top);
+
+			if (nf < 0)
+				goto out;
+			src[j] = nf;
+			owner[t] = -1;
+			if (nf <= maxfd)
+				owner[nf] = j;
+		}
+		if (dup2(src[i], t) < 0)
+			goto out;
+		if (src[i] <= maxfd)
+			owner[src[i]] = -1;
+		close(src[i]);
+	}
+	ret = 0;
+out:
+	free(src);
+	free(order);
+	free(owner);
+	return ret;
+}
+
 static void child_exec(const struct golive *g, bool as_saved, char **cmd, int status_fd,
 		       const char *names)
 {
 	int werr, off = TCP_REPAIR_OFF_NO_WP, on = 1, top = LISTEN_FDS_START;
 	char num[16], mode;
-	int *hi;
 
 	/* Stopped by the kernel right after a successful exec, until the parent lets go. */
 	mode = ptrace(PTRACE_TRACEME, 0, NULL, NULL) ? 'U' : 'T';
 	for (size_t i = 0; i < g->n; i++)
 		if (target_fd(g, i, as_saved) + 1 > top)
 			top = target_fd(g, i, as_saved) + 1;
-	/* Everything of ours out of the way of the targets first, the status pipe too. */
-	status_fd = fcntl(status_fd, F_DUPFD_CLOEXEC, top + 16);
-	if (status_fd < 0)
-		_exit(127);
+	/* The status pipe out of the way of the targets first. */
+	if (status_fd < top) {
+		status_fd = fcntl(status_fd, F_DUPFD_CLOEXEC, top);
+		if (status_fd < 0)
+			_exit(127);
+	}
 	if (write(status_fd, &mode, 1) != 1)
 		_exit(127);
-	hi = calloc(g->n ? g->n : 1, sizeof(*hi));
-	if (!hi)
+	if (place_fds(g, as_saved, top))
 		goto fail;
-	/* Each copy replaces its original at once: never more than n sockets open here. */
-	for (size_t i = 0; i < g->n; i++) {
-		hi[i] = fcntl(g->r[i].fd, F_DUPFD_CLOEXEC, top + 17);
-		if (hi[i] < 0)
-			goto fail;
-		close(g->r[i].fd);
-	}
-	for (size_t i = 0; i < g->n; i++)
-		if (dup2(hi[i], target_fd(g, i, as_saved)) < 0)
-			goto fail;
-	for (size_t i = 0; i < g->n; i++)
-		close(hi[i]);
 	if (!as_saved) {
 		snprintf(num, sizeof(num), "%d", (int)getpid());
 		if (setenv("LISTEN_PID", num, 1))

@@ -13,8 +13,9 @@
  *            batch for the N flows, every socket paused and read, the image
  *            written
  *   restore  after the holder is killed (its sockets close in repair mode),
- *            `soccr restore -i IMAGE` in side a (exec'd, wall time, its exit
- *            included, which closes the N live sockets)
+ *            `soccr restore -i IMAGE -- sleep 600` in side a (exec'd): from
+ *            the exec to the report line, printed once every socket is live
+ *            and handed over; the new owner and its sockets then go, untimed
  *   floor    the same N connections from the same image, restored in-process
  *            with the bare TCP_REPAIR sequence of an ESTABLISHED socket
  *            (socket, repair on, both queue sequences, bind, connect,
@@ -25,7 +26,9 @@
  * restore of 10,000 under 1 s. Memory: the largest RSS of the two commands
  * (getrusage, RUSAGE_CHILDREN) and the image size.
  *
- * Env: BENCH_ROUNDS (11, here: rounds 3..), BENCH_MIGRATE_N (10000).
+ * Env: BENCH_ROUNDS (11, here: rounds 3..), BENCH_MIGRATE_N (10000),
+ * BENCH_MIGRATE_HALF_EVERY (3: every third client shuts down; 0: none, all
+ * ESTABLISHED, to see what the half-closed restores cost).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -111,6 +114,56 @@ static void hold(int n, int w)
 		_exit(6);
 	for (;;)
 		pause();
+}
+
+/*
+ * Run `soccr restore` with argv in namespace nsfd: the time in ms until its
+ * report line ("restored ...", on stderr with a command), or < 0; then stop
+ * its command (the signal is passed on) and reap it.
+ */
+static double run_restore(int nsfd, char *const argv[])
+{
+	uint64_t t0 = bench_now_ns(), t = 0;
+	char line[512];
+	int p[2], st;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe(p))
+		bench_die("pipe", errno);
+	pid = fork();
+	if (pid < 0)
+		bench_die("fork", errno);
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (tns_enter(nsfd))
+			_exit(120);
+		dup2(null, STDOUT_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		execv(soccr_bin(), argv);
+		_exit(121);
+	}
+	close(p[1]);
+	while (got < sizeof(line) - 1) {
+		ssize_t n = read(p[0], line + got, 1);
+
+		if (n <= 0)
+			break;
+		if (line[got++] == '\n') {
+			t = bench_now_ns() - t0;
+			break;
+		}
+	}
+	line[got] = '\0';
+	kill(pid, SIGTERM);
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	if (!t || strncmp(line, "restored ", 9)) {
+		fprintf(stderr, "%s: soccr restore: %s\n", bench_prog, line);
+		return -1;
+	}
+	return (double)t / 1e6;
 }
 
 /* Run soccr with argv in namespace nsfd (-1: ours); its wall time in ms, or < 0. */
@@ -229,12 +282,13 @@ static double floor_round(const struct soccr_image_set *set, int *fds, const int
 int main(void)
 {
 	struct bench_series *s_save, *s_rst, *s_floor, *s_total, *s_rss, *s_img;
-	int n, rounds, err, *cli, *ffds;
+	int n, rounds, err, half_every, *cli, *ffds;
 	struct rusage ru;
 
 	bench_init("bench_migrate");
 	rounds = bench_rounds() < 3 ? bench_rounds() : 3;
 	n = (int)bench_env_long("BENCH_MIGRATE_N", 10000, 10, 100000);
+	half_every = (int)bench_env_long("BENCH_MIGRATE_HALF_EVERY", 3, 0, 1000);
 	/* The clients here, the floor's sockets in a child: each n and a little. */
 	err = bench_nofile((rlim_t)(n + 256));
 	if (err)
@@ -263,7 +317,7 @@ int main(void)
 		struct soccr_image_set set;
 		char pidbuf[16], msg[256], c;
 		char *save_argv[] = {"soccr", "save", "--pid", pidbuf, "-o", img, NULL};
-		char *rst_argv[] = {"soccr", "restore", "-i", img, NULL};
+		char *rst_argv[] = {"soccr", "restore", "-i", img, "--", "sleep", "600", NULL};
 		double ts, tr, tf;
 		socklen_t len;
 		int p[2];
@@ -291,7 +345,7 @@ int main(void)
 			if (cli[i] < 0 || connect(cli[i], (struct sockaddr *)&ss, len) ||
 			    write(cli[i], buf, sizeof(buf)) != sizeof(buf))
 				bench_die("client", errno);
-			if (i % 3 == 2)
+			if (half_every && i % half_every == half_every - 1)
 				shutdown(cli[i], SHUT_WR);
 		}
 		tns_leave();
@@ -313,7 +367,7 @@ int main(void)
 			bench_die(msg, EIO);
 		tf = floor_round(&set, ffds, cli, n);
 		soccr_image_set_free(&set);
-		tr = run_soccr(pair.nsfd[0], rst_argv);
+		tr = run_restore(pair.nsfd[0], rst_argv);
 		if (tr < 0)
 			bench_die("soccr restore", EIO);
 		if (r) {
