@@ -367,11 +367,15 @@ static int lock_all(struct save *s, struct soccr_lock_opts *lopts)
 			add[nadd++] = it->flow;
 	}
 	ret = nadd ? soccr_lock_add_batch(s->lock, add, nadd) : 0;
-	if (ret >= 0) {
-		for (size_t i = 0; i < s->n; i++)
-			s->it[i].added = s->it[i].kind == SOCCR_IMAGE_CONN && !s->it[i].locked_before;
+	/*
+	 * Ours to unlock on a failure, even after a batch that failed part-way
+	 * (it is not rolled back, and deleting a flow that is not there is no
+	 * error).
+	 */
+	for (size_t i = 0; i < s->n; i++)
+		s->it[i].added = s->it[i].kind == SOCCR_IMAGE_CONN && !s->it[i].locked_before;
+	if (ret >= 0)
 		ret = soccr_lock_attach_all(s->lock);
-	}
 out:
 	free(flows);
 	free(held);

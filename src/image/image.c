@@ -626,8 +626,8 @@ out:
 	return ret;
 }
 
-SOCCR_API int soccr_image_save(const char *path, const struct soccr_image *img, char *err,
-			       size_t errlen)
+int sc_img_save(const char *path, sc_img_encode_fn encode, const void *in, char *err,
+		size_t errlen)
 {
 	void *buf = NULL;
 	size_t len;
@@ -635,11 +635,22 @@ SOCCR_API int soccr_image_save(const char *path, const struct soccr_image *img, 
 
 	if (!path || !*path)
 		return sc_img_fail(-EINVAL, err, errlen, "no image path");
-	ret = soccr_image_encode(img, &buf, &len, err, errlen);
+	ret = encode(in, &buf, &len, err, errlen);
 	if (!ret)
 		ret = sc_img_write_file(path, buf, len, err, errlen);
 	free(buf);
 	return ret;
+}
+
+static int encode_one(const void *in, void **buf, size_t *len, char *err, size_t errlen)
+{
+	return soccr_image_encode(in, buf, len, err, errlen);
+}
+
+SOCCR_API int soccr_image_save(const char *path, const struct soccr_image *img, char *err,
+			       size_t errlen)
+{
+	return sc_img_save(path, encode_one, img, err, errlen);
 }
 
 SOCCR_API void soccr_image_free(struct soccr_image *img)

@@ -65,6 +65,12 @@ typedef int (*sc_img_decode_fn)(const void *buf, size_t len, void *out, char *er
 /* Read path (sc_img_read_file()) and decode it; messages start with the path. */
 SOCCR_HIDDEN int sc_img_load(const char *path, sc_img_decode_fn decode, void *out, char *err,
 			     size_t errlen);
+/* An encoder into a malloc()ed buffer (soccr_image_encode(), soccr_image_set_encode()). */
+typedef int (*sc_img_encode_fn)(const void *in, void **buf, size_t *len, char *err,
+				size_t errlen);
+/* Encode in and write it to path (sc_img_write_file()); nothing written on an error. */
+SOCCR_HIDDEN int sc_img_save(const char *path, sc_img_encode_fn encode, const void *in, char *err,
+			     size_t errlen);
 /*
  * Write len bytes to path atomically (a temporary file in the same
  * directory, fsync(), rename()), or to stdout for "-".

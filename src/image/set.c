@@ -406,20 +406,15 @@ SOCCR_API int soccr_image_set_load(const char *path, struct soccr_image_set *set
 	return sc_img_load(path, decode_set, set, err, errlen);
 }
 
+static int encode_set(const void *in, void **buf, size_t *len, char *err, size_t errlen)
+{
+	return soccr_image_set_encode(in, buf, len, err, errlen);
+}
+
 SOCCR_API int soccr_image_set_save(const char *path, const struct soccr_image_set *set, char *err,
 				   size_t errlen)
 {
-	void *buf = NULL;
-	size_t len;
-	int ret;
-
-	if (!path || !*path)
-		return sc_img_fail(-EINVAL, err, errlen, "no image path");
-	ret = soccr_image_set_encode(set, &buf, &len, err, errlen);
-	if (!ret)
-		ret = sc_img_write_file(path, buf, len, err, errlen);
-	free(buf);
-	return ret;
+	return sc_img_save(path, encode_set, set, err, errlen);
 }
 
 SOCCR_API void soccr_image_set_free(struct soccr_image_set *set)

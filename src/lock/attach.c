@@ -445,7 +445,7 @@ static int attach_dev(struct soccr_lock *lock, int nl, const char *ifname, int i
  */
 static int adopt_attached(struct soccr_lock *lock, bool *was)
 {
-	struct soccr_lock other = {.prog_fd = -1, .slots_fd = -1, .array_fd = -1, .meta_fd = -1};
+	struct soccr_lock other;
 	struct lk_hook *h;
 	__u32 id = 0;
 	size_t n;
@@ -465,8 +465,7 @@ static int adopt_attached(struct soccr_lock *lock, bool *was)
 	free(h);
 	if (lock->shared || !id)
 		return 0;
-	for (int i = 0; i < SOCCR_LOCK_SLOTS; i++)
-		other.slot_fd[i] = -1;
+	sc_lock_init(&other);
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -482,15 +481,12 @@ static int adopt_attached(struct soccr_lock *lock, bool *was)
 	}
 	pr_dbg("lock: prog id %u is attached in this netns already: using it", id);
 	*was = true;
+	/* The kernel objects are the other lock's from now on; who we are stays. */
+	other.shared = lock->shared;
+	other.auto_mark = lock->auto_mark;
+	memcpy(other.pin_dir, lock->pin_dir, sizeof(other.pin_dir));
 	sc_lock_drop_prog(lock);
-	lock->prog_fd = other.prog_fd;
-	lock->slots_fd = other.slots_fd;
-	lock->array_fd = other.array_fd;
-	lock->meta_fd = other.meta_fd;
-	lock->prog_id = other.prog_id;
-	lock->cfg = other.cfg;
-	memcpy(lock->slot_fd, other.slot_fd, sizeof(lock->slot_fd));
-	lock->add_hint = other.add_hint;
+	*lock = other;
 	return 0;
 }
 
@@ -711,11 +707,12 @@ SOCCR_API int soccr_lock_detach_idle(struct soccr_lock *lock)
 
 SOCCR_API int soccr_lock_detach_netns(const struct soccr_lock_opts *opts)
 {
-	struct soccr_lock lk = {.prog_fd = -1, .slots_fd = -1, .array_fd = -1, .meta_fd = -1};
+	struct soccr_lock lk;
 	int err;
 
 	if (opts && opts->sz < offsetof(struct soccr_lock_opts, flags))
 		return -EINVAL;
+	sc_lock_init(&lk);
 	err = sc_lock_resolve_dir(&lk, opts ? opts->pin_dir : NULL);
 	return err ? err : detach_locked(&lk);
 }

@@ -73,12 +73,6 @@ static int bad_flow(const char *what)
  * merges them (counters summed), so that changes nothing one can see.
  */
 
-/* Slot i, if made (or made now if create). -ENOENT: no such slot yet. */
-static int slot(struct soccr_lock *lock, unsigned int i, bool create)
-{
-	return sc_lock_slot(lock, i, create);
-}
-
 SOCCR_API int soccr_lock_add(struct soccr_lock *lock, const struct soccr_flow *flow)
 {
 	struct soccr_lock_key k;
@@ -98,7 +92,7 @@ SOCCR_API int soccr_lock_add(struct soccr_lock *lock, const struct soccr_flow *f
 	 */
 	for (unsigned int j = 0; j < SOCCR_LOCK_SLOTS; j++) {
 		unsigned int i = (lock->add_hint + j) % SOCCR_LOCK_SLOTS;
-		int fd = slot(lock, i, true);
+		int fd = sc_lock_slot(lock, i, true);
 
 		if (fd < 0)
 			return fd;
@@ -125,7 +119,7 @@ SOCCR_API int soccr_lock_del(struct soccr_lock *lock, const struct soccr_flow *f
 	if (flow_key(flow, &k, NULL))
 		return bad_flow("del");
 	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS; i++) {
-		int fd = slot(lock, i, false);
+		int fd = sc_lock_slot(lock, i, false);
 
 		if (fd == -ENOENT)
 			break;
@@ -255,7 +249,7 @@ static int del_slots(struct soccr_lock *lock, struct soccr_lock_key *keys, size_
 	int err = 0;
 
 	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS && !err; i++) {
-		int fd = slot(lock, i, false);
+		int fd = sc_lock_slot(lock, i, false);
 		struct soccr_lock_key *held = NULL;
 		size_t nheld = 0, in = 0;
 
@@ -325,7 +319,7 @@ static int batch(struct soccr_lock *lock, const struct soccr_flow *flows, size_t
 			err = 1;
 	}
 	for (unsigned int i = 0; i < SOCCR_LOCK_SLOTS && !del; i++) {
-		int fd = slot(lock, i, true);
+		int fd = sc_lock_slot(lock, i, true);
 
 		if (fd < 0) {
 			err = fd;
@@ -392,7 +386,7 @@ static int read_all(struct soccr_lock *lock, struct kv **out, size_t *n)
 	for (unsigned int s = 0; s < SOCCR_LOCK_SLOTS && !err; s++) {
 		struct soccr_lock_key key, next;
 		void *prev = NULL;
-		int fd = slot(lock, s, false);
+		int fd = sc_lock_slot(lock, s, false);
 		size_t in_slot = 0;
 
 		if (fd == -ENOENT)
@@ -456,7 +450,7 @@ size_t sc_lock_count(struct soccr_lock *lock, size_t max)
 	for (unsigned int s = 0; s < SOCCR_LOCK_SLOTS && cnt < max; s++) {
 		struct soccr_lock_key key, next;
 		void *prev = NULL;
-		int fd = slot(lock, s, false);
+		int fd = sc_lock_slot(lock, s, false);
 
 		if (fd < 0)
 			break;

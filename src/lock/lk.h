@@ -93,6 +93,8 @@ struct lk_hook {
 /* Size of each slot, in order. */
 extern SOCCR_HIDDEN const __u32 sc_lock_slot_size[SOCCR_LOCK_SLOTS];
 
+/* A handle holding nothing yet: every fd -1. */
+SOCCR_HIDDEN void sc_lock_init(struct soccr_lock *lock);
 SOCCR_HIDDEN int sc_lock_check_prog(int fd, __u32 *id);
 SOCCR_HIDDEN int sc_lock_path_in(const struct soccr_lock *lock, const char *name, char *buf,
 				 size_t len);

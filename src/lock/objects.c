@@ -110,6 +110,14 @@ static bool map_is(int fd, __u32 type, const char *name, __u32 key_size, __u32 v
 	return !strcmp(info.name, name);
 }
 
+void sc_lock_init(struct soccr_lock *lock)
+{
+	memset(lock, 0, sizeof(*lock));
+	lock->prog_fd = lock->slots_fd = lock->array_fd = lock->meta_fd = -1;
+	for (int i = 0; i < SOCCR_LOCK_SLOTS; i++)
+		lock->slot_fd[i] = -1;
+}
+
 void sc_lock_drop_prog(struct soccr_lock *lock)
 {
 	int *fds[] = {&lock->prog_fd, &lock->slots_fd, &lock->array_fd, &lock->meta_fd};
@@ -478,12 +486,10 @@ SOCCR_API int soccr_lock_open(const struct soccr_lock_opts *opts, struct soccr_l
 				    SOCCR_LOCK_ATTACHED | SOCCR_LOCK_AUTO))
 		return -EINVAL;
 
-	lock = calloc(1, sizeof(*lock));
+	lock = malloc(sizeof(*lock));
 	if (!lock)
 		return -ENOMEM;
-	lock->prog_fd = lock->slots_fd = lock->array_fd = lock->meta_fd = -1;
-	for (int i = 0; i < SOCCR_LOCK_SLOTS; i++)
-		lock->slot_fd[i] = -1;
+	sc_lock_init(lock);
 	err = sc_lock_resolve_dir(lock, dir);
 	if (err)
 		goto fail;

@@ -71,7 +71,7 @@ static void check_hooks(struct soccr_lock_status *st)
 
 SOCCR_API int soccr_lock_status(const struct soccr_lock_opts *opts, struct soccr_lock_status *st)
 {
-	struct soccr_lock lk = {.prog_fd = -1, .slots_fd = -1, .array_fd = -1, .meta_fd = -1};
+	struct soccr_lock lk;
 	char path[PATH_MAX], parent[PATH_MAX], *slash;
 	struct lk_hook *h = NULL;
 	size_t n = 0, sz;
@@ -84,8 +84,7 @@ SOCCR_API int soccr_lock_status(const struct soccr_lock_opts *opts, struct soccr
 	sz = st->sz;
 	memset(st, 0, sizeof(*st));
 	st->sz = sz;
-	for (int i = 0; i < SOCCR_LOCK_SLOTS; i++)
-		lk.slot_fd[i] = -1;
+	sc_lock_init(&lk);
 	err = sc_lock_resolve_dir(&lk, opts ? opts->pin_dir : NULL);
 	if (!err)
 		err = sc_lock_netns_cookie((__u64 *)&st->netns_cookie);

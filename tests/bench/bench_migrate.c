@@ -117,14 +117,16 @@ static void hold(int n, int w)
 }
 
 /*
- * Run `soccr restore` with argv in namespace nsfd: the time in ms until its
- * report line ("restored ...", on stderr with a command), or < 0; then stop
- * its command (the signal is passed on) and reap it.
+ * Run soccr with argv in namespace nsfd (-1: ours): its wall time in ms, or
+ * < 0 on a failure. until_report: the time until its first stderr line, the
+ * report `soccr restore -- CMD` prints once every socket is handed over,
+ * which must start with "restored "; its command is then stopped (soccr
+ * passes the signal on) and reaped, untimed.
  */
-static double run_restore(int nsfd, char *const argv[])
+static double run_soccr(int nsfd, char *const argv[], bool until_report)
 {
 	uint64_t t0 = bench_now_ns(), t = 0;
-	char line[512];
+	char line[512] = "";
 	int p[2], st;
 	size_t got = 0;
 	pid_t pid;
@@ -137,15 +139,16 @@ static double run_restore(int nsfd, char *const argv[])
 	if (!pid) {
 		int null = open("/dev/null", O_WRONLY);
 
-		if (tns_enter(nsfd))
+		if (nsfd >= 0 && tns_enter(nsfd))
 			_exit(120);
 		dup2(null, STDOUT_FILENO);
-		dup2(p[1], STDERR_FILENO);
+		if (until_report)
+			dup2(p[1], STDERR_FILENO);
 		execv(soccr_bin(), argv);
 		_exit(121);
 	}
 	close(p[1]);
-	while (got < sizeof(line) - 1) {
+	while (until_report && got < sizeof(line) - 1) {
 		ssize_t n = read(p[0], line + got, 1);
 
 		if (n <= 0)
@@ -156,39 +159,22 @@ static double run_restore(int nsfd, char *const argv[])
 		}
 	}
 	line[got] = '\0';
-	kill(pid, SIGTERM);
+	if (until_report)
+		kill(pid, SIGTERM);
 	close(p[0]);
-	waitpid(pid, &st, 0);
-	if (!t || strncmp(line, "restored ", 9)) {
-		fprintf(stderr, "%s: soccr restore: %s\n", bench_prog, line);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (!until_report) {
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			fprintf(stderr, "%s: soccr %s: status 0x%x\n", bench_prog, argv[1], st);
+			return -1;
+		}
+		t = bench_now_ns() - t0;
+	} else if (!t || strncmp(line, "restored ", 9)) {
+		fprintf(stderr, "%s: soccr %s: %s\n", bench_prog, argv[1], line);
 		return -1;
 	}
 	return (double)t / 1e6;
-}
-
-/* Run soccr with argv in namespace nsfd (-1: ours); its wall time in ms, or < 0. */
-static double run_soccr(int nsfd, char *const argv[])
-{
-	uint64_t t0 = bench_now_ns();
-	pid_t pid = fork();
-	int st;
-
-	if (pid < 0)
-		bench_die("fork", errno);
-	if (!pid) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (nsfd >= 0 && tns_enter(nsfd))
-			_exit(120);
-		dup2(null, STDOUT_FILENO);
-		execv(soccr_bin(), argv);
-		_exit(121);
-	}
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
-		fprintf(stderr, "%s: soccr %s: status 0x%x\n", bench_prog, argv[1], st);
-		return -1;
-	}
-	return (double)(bench_now_ns() - t0) / 1e6;
 }
 
 static int repair(int fd, int on)
@@ -357,7 +343,7 @@ int main(void)
 		kill(holder, SIGSTOP);
 
 		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)holder);
-		ts = run_soccr(-1, save_argv);
+		ts = run_soccr(-1, save_argv, false);
 		kill(holder, SIGKILL);
 		waitpid(holder, NULL, 0);
 		holder = -1;
@@ -367,7 +353,7 @@ int main(void)
 			bench_die(msg, EIO);
 		tf = floor_round(&set, ffds, cli, n);
 		soccr_image_set_free(&set);
-		tr = run_restore(pair.nsfd[0], rst_argv);
+		tr = run_soccr(pair.nsfd[0], rst_argv, true);
 		if (tr < 0)
 			bench_die("soccr restore", EIO);
 		if (r) {
