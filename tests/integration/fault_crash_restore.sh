@@ -59,14 +59,7 @@ die() {
 	done
 	exit 1
 }
-in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
-wait_file() {
-	for _ in $(seq 1000); do
-		[ -e "$1" ] && return 0
-		sleep 0.01
-	done
-	die "timed out waiting for $1"
-}
+. "${SOCCR_SRC:-.}/tests/lib/netns.sh"
 # The state letter of a process (T: stopped).
 proc_state() { awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null; }
 # Lock programs at hook $2 of device $1 (tcx or classic), as the kernel lists them.

@@ -49,30 +49,10 @@ die() {
 	done
 	exit 1
 }
-in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
-wait_file() {
-	for _ in $(seq 1000); do
-		[ -e "$1" ] && return 0
-		sleep 0.01
-	done
-	die "timed out waiting for $1"
-}
+. "${SOCCR_SRC:-.}/tests/lib/netns.sh"
 
 # ---- topology -----------------------------------------------------------------------
-set -e
-for ns in $C $O $D; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-ip -n $C link add br0 type bridge mcast_snooping 0
-ip -n $O link add eth0 type veth peer name po netns $C
-ip -n $D link add eth0 type veth peer name pd netns $C
-for p in po pd; do ip -n $C link set $p master br0 up; done
-ip -n $C link set br0 up
-ip -n $C addr add 10.99.0.2/24 dev br0
-ip -n $C addr add fd00:99::2/64 dev br0 nodad
-ip -n $O link set eth0 up
-ip -n $D link set eth0 up
-ip -n $O addr add 10.99.0.1/24 dev eth0
-ip -n $O addr add fd00:99::1/64 dev eth0 nodad
-set +e
+bridge3 $C $O $D 10.99.0 fd00:99 || die "three namespaces on a bridge"
 # The destination drops the flow's packets from the moment the address arrives there
 # until the restored socket is ready (the flow entry is shared through the pin dir).
 in_ns $D "$SOCCR" lock --pin-dir "$PIN" attach >/dev/null || die "lock attach in D"
