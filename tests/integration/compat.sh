@@ -18,13 +18,15 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 make -s -C "$src" O="$build" install DESTDIR="$tmp/root" PREFIX=/usr/local >/dev/null
-export PKG_CONFIG_PATH="$tmp/root/usr/local/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$tmp/root"
+# The library directory is the default one (multiarch on Debian): found, not assumed.
+libdir=$(dirname "$(find "$tmp/root" -name libsoccr.so.1)")
+export PKG_CONFIG_PATH="$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$tmp/root"
 cflags=$(pkg-config --cflags libsoccr)
 libs=$(pkg-config --libs libsoccr)
 case "$cflags" in *"$tmp/root/usr/local/include"*) ;; *) echo "pkg-config cflags: $cflags"; exit 1 ;; esac
 # A sanitizer build of the library needs the sanitizer runtime in the program too.
 san=
-if nm -D "$tmp/root/usr/local/lib/libsoccr.so" | grep -q __asan_init; then
+if nm -D "$libdir/libsoccr.so" | grep -q __asan_init; then
 	san="-fsanitize=address,undefined"
 fi
 cc -std=gnu11 -Wall -Wextra -Werror $san $cflags -o "$tmp/criu_style" \
@@ -45,4 +47,4 @@ for _ in $(seq 100); do
 	ip -n "$a" link show "ca$x" | grep -q LOWER_UP && break
 	sleep 0.01
 done
-LD_LIBRARY_PATH="$tmp/root/usr/local/lib" "$tmp/criu_style" "$a" "$b" "10.251.$x.1" "10.251.$x.2"
+LD_LIBRARY_PATH="$libdir" "$tmp/criu_style" "$a" "$b" "10.251.$x.1" "10.251.$x.2"
