@@ -42,6 +42,14 @@ SOCCR_PRIVATE_API void sc_json_uint(struct sc_json *j, const char *key, uint64_t
 SOCCR_PRIVATE_API void sc_json_bool(struct sc_json *j, const char *key, bool v);
 SOCCR_PRIVATE_API void sc_json_null(struct sc_json *j, const char *key);
 
+/*
+ * An endpoint, the same in every document: "key": {"addr": "10.0.0.1", "port": 80}
+ * (address and port apart, as `ip -j` keeps them; IPv6 without brackets).
+ * addr: a struct in_addr or in6_addr; port in host order.
+ */
+SOCCR_PRIVATE_API void sc_json_endpoint(struct sc_json *j, const char *key, int family,
+					const void *addr, uint16_t port);
+
 /* The text (malloc()ed, the caller frees), or NULL if memory ran out; j is reset. */
 SOCCR_PRIVATE_API char *sc_json_take(struct sc_json *j);
 

@@ -4,6 +4,7 @@
  * report (src/json.h): compact output into a growing buffer, commas and
  * escapes handled here, so that no caller writes JSON punctuation itself.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,6 +139,19 @@ void sc_json_null(struct sc_json *j, const char *key)
 {
 	item(j, key);
 	put(j, "null", 4);
+}
+
+void sc_json_endpoint(struct sc_json *j, const char *key, int family, const void *addr,
+		      uint16_t port)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if ((family != AF_INET && family != AF_INET6) || !inet_ntop(family, addr, host, sizeof(host)))
+		snprintf(host, sizeof(host), "?");
+	sc_json_object(j, key);
+	sc_json_string(j, "addr", host);
+	sc_json_uint(j, "port", port);
+	sc_json_end_object(j);
 }
 
 char *sc_json_take(struct sc_json *j)

@@ -19,8 +19,55 @@ enum {
 
 /* The exit-status lines of every --help: one table, the same as README's "Safety". */
 #define CLI_EXIT_HELP                                                                      \
+	CLI_GLOBAL_HELP                                                                    \
 	"exit status: 0 ok, 1 failed at run time, 2 usage error or invalid input,\n"       \
 	"3 verification failed (an injected segment not seen or not absorbed)\n"
+
+/*
+ * The options of every command (in any position before "--"): -j/--json,
+ * -p/--pretty (indented JSON), -v/--verbose (library debug messages),
+ * -q/--quiet (no progress or summary lines; errors are always printed),
+ * -V/--version. Set by main() and cli_getopt().
+ */
+struct cli_global {
+	bool json, pretty, verbose, quiet;
+};
+extern struct cli_global cli_g;
+
+/* The global options' lines for every --help. */
+#define CLI_GLOBAL_HELP                                                                    \
+	"global options (anywhere): -j/--json, -p/--pretty, -v/--verbose, -q/--quiet,\n"    \
+	"-V/--version; see soccr(8)\n"
+
+/*
+ * getopt_long() over the command's own options and the global ones (the
+ * global ones are recorded in cli_g and skipped): returns what
+ * getopt_long() returns for the command's options. shortopts may start
+ * with '+' and ':' as for getopt_long(); it must not use j, p, v, q or V.
+ * -V prints the version and exits.
+ */
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/* "soccr VERSION (libsoccr VERSION)" on stdout. */
+void cli_print_version(void);
+
+/*
+ * Print the compact JSON text (malloc()ed; freed here) on stdout with a
+ * newline, indented with --pretty. NULL (out of memory) is reported for
+ * cmd. EXIT_OK or EXIT_FAIL.
+ */
+int cli_json_print(const char *cmd, char *text);
+struct sc_json;
+/* The same for the document of j (taken from it). */
+int cli_json_emit(const char *cmd, struct sc_json *j);
+
+/*
+ * An endpoint in every JSON document: "key": {"addr": "10.0.0.1", "port": 80}
+ * (the address and the port apart, as `ip -j` keeps them; IPv6 without brackets).
+ */
+struct sockaddr;
+void cli_json_endpoint(struct sc_json *j, const char *key, const struct sockaddr *sa);
 
 /* Each subcommand gets argv starting at its own name. */
 int cmd_ps(int argc, char **argv);
@@ -30,6 +77,7 @@ int cmd_save(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_version(int argc, char **argv);
 
 /*
  * Whether execvp(name) would load a program (src/cli/execcheck.c): 0, or -1

@@ -59,7 +59,7 @@ static void usage(FILE *f)
 		"  --pcap FILE     write the client-side capture to FILE\n"
 		"  --synack-held   SYN_SENT with a half-open peer: the client's SYN-ACK is held\n"
 		"                  back (the default; accepted for compatibility)\n"
-		"  -v              library debug log on stderr\n"
+		"  -v, --verbose   library debug log on stderr\n"
 		"\n"
 		"Exit status 0 only if every connection made it.\n");
 }
@@ -576,8 +576,7 @@ static void on_signal(int sig)
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "pcap", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
+		{ "pcap", required_argument, NULL, 'P' },
 		{ "synack-held", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -587,7 +586,7 @@ int cmd_demo(int argc, char **argv)
 	int opt, status, rc;
 	pid_t pid;
 
-	optind = 1;
+	optind = 0; /* glibc: start afresh, whatever main() parsed */
 	opterr = 0;
 	d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -598,13 +597,10 @@ int cmd_demo(int argc, char **argv)
 	d->origin_ctl = d->dest_res = -1;
 	/* SYN_SENT against a half-open peer (libsoccr keeps the first SYN's timestamp). */
 	d->syn_hold_synack = true;
-	while ((opt = getopt_long(argc, argv, ":p:vsh", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, ":sh", opts)) != -1) {
 		switch (opt) {
-		case 'p':
+		case 'P':
 			d->pcap_path = optarg;
-			break;
-		case 'v':
-			d->verbose = true;
 			break;
 		case 's':
 			d->syn_hold_synack = true;
@@ -628,6 +624,7 @@ int cmd_demo(int argc, char **argv)
 		free(d);
 		return EXIT_FAIL;
 	}
+	d->verbose = cli_g.verbose;
 	cli_setup_log(d->verbose);
 	demo_names(d, getpid());
 	demo_leftovers(d->gpid, NULL);	/* a previous owner of this pid */

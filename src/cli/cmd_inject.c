@@ -23,6 +23,7 @@
 #include <soccr/verify.h>
 
 #include "cli.h"
+#include "json.h"
 
 /* Defaults, as --help states them. */
 #define DEF_FLAGS SOCCR_TCP_ACK
@@ -73,7 +74,7 @@ static void usage(FILE *f)
 		"--src\n"
 		"                     (found through sock_diag, any process): a report line on\n"
 		"                     stderr: absorbed, not-absorbed or not-seen, and why\n"
-		"  --json             with --verify: the report as JSON on stdout\n"
+		"  -j, --json         the report as JSON on stdout (with --verify: the verdict)\n"
 		"  --timeout MS       with --verify: bound on each wait (default: 250)\n"
 		"  -v, --verbose      debug log\n"
 		"  -h, --help         this text\n"
@@ -187,8 +188,8 @@ static int report(struct soccr_verifier *ver, bool json)
 			cli_err("inject: --json: out of memory");
 			return EXIT_FAIL;
 		}
-		printf("%s\n", text);
-		free(text);
+		if (cli_json_print("inject", text))
+			return EXIT_FAIL;
 	}
 	return bad ? EXIT_VERIFY : EXIT_OK;
 }
@@ -209,7 +210,6 @@ enum {
 	OPT_DST_MAC,
 	OPT_TTL,
 	OPT_DATA,
-	OPT_JSON,
 	OPT_TIMEOUT,
 };
 
@@ -224,14 +224,12 @@ static const struct option long_opts[] = {
 	{"count", required_argument, NULL, OPT_COUNT},
 	{"pcap", required_argument, NULL, OPT_PCAP},
 	{"verify", no_argument, NULL, OPT_VERIFY},
-	{"json", no_argument, NULL, OPT_JSON},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"no-mark", no_argument, NULL, OPT_NO_MARK},
 	{"mark", required_argument, NULL, OPT_MARK},
 	{"dst-mac", required_argument, NULL, OPT_DST_MAC},
 	{"ttl", required_argument, NULL, OPT_TTL},
 	{"data", required_argument, NULL, OPT_DATA},
-	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -250,7 +248,7 @@ int cmd_inject(int argc, char **argv)
 	uint64_t v, seq = 0, ack = 0, win = DEF_WIN, count = 1, ttl = 64, mark = 0;
 	bool have_src = false, have_dst = false, have_seq = false, have_ack = false;
 	bool have_mark = false, have_dst_mac = false, no_mark = false, verify = false;
-	bool verbose = false, json = false;
+	bool json;
 	struct soccr_verifier *ver = NULL;
 	struct soccr_lock *lock = NULL;
 	uint64_t timeout_ms = 0;
@@ -261,8 +259,8 @@ int cmd_inject(int argc, char **argv)
 	int c, rc = EXIT_FAIL, sent;
 
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":vh", long_opts, NULL)) != -1) {
+	optind = 0; /* glibc: start afresh, whatever main() parsed */
+	while ((c = cli_getopt(argc, argv, ":h", long_opts)) != -1) {
 		switch (c) {
 		case OPT_SRC:
 		case OPT_DST:
@@ -350,9 +348,6 @@ int cmd_inject(int argc, char **argv)
 		case OPT_VERIFY:
 			verify = true;
 			break;
-		case OPT_JSON:
-			json = true;
-			break;
 		case OPT_TIMEOUT:
 			if (cli_parse_u64(optarg, 60000, &timeout_ms) || !timeout_ms) {
 				cli_err("inject: --timeout '%s': not a number of ms in 1-60000",
@@ -362,9 +357,6 @@ int cmd_inject(int argc, char **argv)
 			break;
 		case OPT_NO_MARK:
 			no_mark = true;
-			break;
-		case 'v':
-			verbose = true;
 			break;
 		default:
 			return cli_opt_other("inject", c, argv, usage);
@@ -390,17 +382,18 @@ int cmd_inject(int argc, char **argv)
 		cli_err("inject: --mark and --no-mark exclude each other");
 		return EXIT_USAGE;
 	}
-	if ((json || timeout_ms) && !verify) {
-		cli_err("inject: --%s needs --verify", json ? "json" : "timeout");
+	if (timeout_ms && !verify) {
+		cli_err("inject: --timeout needs --verify");
 		return EXIT_USAGE;
 	}
+	json = cli_g.json;
 	if (verify && count != 1) {
 		/* Copies after the first cannot be absorbed: one segment, one verdict. */
 		cli_err("inject: --verify checks one segment: --count must be 1");
 		return EXIT_USAGE;
 	}
 
-	cli_setup_log(verbose);
+	cli_setup_log(cli_g.verbose);
 
 	memset(&seg, 0, sizeof(seg));
 	seg.family = src.ss_family;
@@ -542,8 +535,21 @@ int cmd_inject(int argc, char **argv)
 			(unsigned long long)count);
 		goto out;
 	}
-	printf("sent %d frame%s (%zd bytes) on %s: %s\n", sent, sent == 1 ? "" : "s", len,
-	       soccr_injector_ifname(inj), line);
+	if (json) {
+		struct sc_json j = { 0 };
+
+		sc_json_object(&j, NULL);
+		sc_json_uint(&j, "frames", (uint64_t)sent);
+		sc_json_uint(&j, "bytes", (uint64_t)len);
+		sc_json_string(&j, "dev", soccr_injector_ifname(inj));
+		sc_json_string(&j, "segment", line);
+		sc_json_end_object(&j);
+		rc = cli_json_emit("inject", &j);
+		goto out;
+	}
+	if (!cli_g.quiet)
+		printf("sent %d frame%s (%zd bytes) on %s: %s\n", sent, sent == 1 ? "" : "s", len,
+		       soccr_injector_ifname(inj), line);
 	rc = EXIT_OK;
 out:
 	soccr_verifier_close(ver);

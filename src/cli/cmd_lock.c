@@ -23,7 +23,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: soccr lock [--pin-dir DIR] [-v] COMMAND\n"
+		"usage: soccr lock [--pin-dir DIR] COMMAND\n"
 		"\n"
 		"  attach [--dev IFACE]... [--no-mark-count]\n"
 		"                                 attach the lock at ingress+egress (tcx, else a\n"
@@ -70,7 +70,8 @@ static int flow_arg(const char *local, const char *peer, struct soccr_flow *flow
 	return 0;
 }
 
-static void fmt_ep(int family, const union soccr_inaddr *a, uint16_t port, char *buf, size_t len)
+static void flow_ep(int family, const union soccr_inaddr *a, uint16_t port,
+		    struct sockaddr_storage *out)
 {
 	struct sockaddr_storage ss;
 
@@ -88,7 +89,7 @@ static void fmt_ep(int family, const union soccr_inaddr *a, uint16_t port, char 
 		sin6->sin6_addr = a->v6;
 		sin6->sin6_port = htons(port);
 	}
-	cli_fmt_endpoint(&ss, buf, len);
+	*out = ss;
 }
 
 static int do_list(struct soccr_lock *lock, bool json)
@@ -106,40 +107,36 @@ static int do_list(struct soccr_lock *lock, bool json)
 	if (json)
 		sc_json_array(&j, NULL);
 	for (size_t i = 0; i < n; i++) {
+		struct sockaddr_storage s, d;
 		char src[64], dst[64];
 
-		fmt_ep(e[i].flow.family, &e[i].flow.saddr, e[i].flow.sport, src, sizeof(src));
-		fmt_ep(e[i].flow.family, &e[i].flow.daddr, e[i].flow.dport, dst, sizeof(dst));
+		flow_ep(e[i].flow.family, &e[i].flow.saddr, e[i].flow.sport, &s);
+		flow_ep(e[i].flow.family, &e[i].flow.daddr, e[i].flow.dport, &d);
 		if (json) {
 			sc_json_object(&j, NULL);
-			sc_json_string(&j, "src", src);
-			sc_json_string(&j, "dst", dst);
+			sc_json_endpoint(&j, "src", e[i].flow.family, &e[i].flow.saddr,
+					 e[i].flow.sport);
+			sc_json_endpoint(&j, "dst", e[i].flow.family, &e[i].flow.daddr,
+					 e[i].flow.dport);
 			sc_json_uint(&j, "dropped_out", e[i].dropped[0]);
 			sc_json_uint(&j, "dropped_in", e[i].dropped[1]);
 			sc_json_uint(&j, "passed_out", e[i].passed[0]);
 			sc_json_uint(&j, "passed_in", e[i].passed[1]);
 			sc_json_end_object(&j);
 		} else {
+			cli_fmt_endpoint(&s, src, sizeof(src));
+			cli_fmt_endpoint(&d, dst, sizeof(dst));
 			printf("%s %s dropped_out=%" PRIu64 " dropped_in=%" PRIu64
 			       " passed_out=%" PRIu64 " passed_in=%" PRIu64 "\n",
 			       src, dst, e[i].dropped[0], e[i].dropped[1], e[i].passed[0],
 			       e[i].passed[1]);
 		}
 	}
-	if (json) {
-		char *text;
-
-		sc_json_end_array(&j);
-		text = sc_json_take(&j);
-		if (!text) {
-			free(e);
-			cli_err("lock list: out of memory");
-			return EXIT_FAIL;
-		}
-		puts(text);
-		free(text);
-	}
 	free(e);
+	if (json) {
+		sc_json_end_array(&j);
+		return cli_json_emit("lock list", &j);
+	}
 	return EXIT_OK;
 }
 
@@ -158,7 +155,6 @@ static const struct {
 static void status_json(const struct soccr_lock_status *st)
 {
 	struct sc_json j = {0};
-	char *text;
 
 	sc_json_object(&j, NULL);
 	sc_json_bool(&j, "found", st->found);
@@ -203,10 +199,7 @@ static void status_json(const struct soccr_lock_status *st)
 	}
 	sc_json_end_array(&j);
 	sc_json_end_object(&j);
-	text = sc_json_take(&j);
-	if (text)
-		puts(text);
-	free(text);
+	cli_json_emit("lock status", &j);
 }
 
 static void status_text(const struct soccr_lock_status *st)
@@ -262,12 +255,10 @@ static int do_status(const struct soccr_lock_opts *opts, bool json)
 int cmd_lock(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "dev", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "no-mark-count", no_argument, NULL, 'M' },
 		{ "attach", no_argument, NULL, 'A' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -278,11 +269,11 @@ int cmd_lock(int argc, char **argv)
 	bool json = false, and_attach = false;
 	struct soccr_flow flow;
 
-	optind = 1;
+	optind = 0; /* glibc: start afresh, whatever main() parsed */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:d:jMAvh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":d:MAh", longopts)) != -1) {
 		switch (c) {
-		case 'p':
+		case 'P':
 			opts.pin_dir = optarg;
 			break;
 		case 'd':
@@ -292,17 +283,11 @@ int cmd_lock(int argc, char **argv)
 			}
 			devs[ndev++] = optarg;
 			break;
-		case 'j':
-			json = true;
-			break;
 		case 'M':
 			opts.flags |= SOCCR_LOCK_NO_MARK_COUNT;
 			break;
 		case 'A':
 			and_attach = true;
-			break;
-		case 'v':
-			debug = true;
 			break;
 		default:
 			return cli_opt_other("lock", c, argv, usage);
@@ -320,10 +305,8 @@ int cmd_lock(int argc, char **argv)
 		cli_err("lock: --dev goes with 'attach' only");
 		return EXIT_USAGE;
 	}
-	if (json && strcmp(sub, "list") && strcmp(sub, "status")) {
-		cli_err("lock: --json goes with 'list' and 'status' only");
-		return EXIT_USAGE;
-	}
+	json = cli_g.json;
+	debug = cli_g.verbose;
 	if (and_attach && strcmp(sub, "add")) {
 		cli_err("lock: --attach goes with 'add' only");
 		return EXIT_USAGE;

@@ -26,14 +26,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: soccr ps --pid PID [--json]\n"
+		"usage: soccr ps [--pid] PID [--json]\n"
 		"\n"
 		"The TCP sockets of process PID, one line each: its fd, family, state, local\n"
 		"and peer address, receive and send queue bytes (for a listener: connections\n"
 		"waiting to be accepted, and the backlog), and what 'soccr save --pid' does\n"
 		"with it: save it, re-create it (a listener), or pass it over, and why.\n"
 		"\n"
-		"  -p, --pid PID  the process\n"
+		"      --pid PID  the process (or PID alone)\n"
 		"  -j, --json     one JSON array instead of text\n"
 		"  -h, --help     this help\n"
 		"\n" CLI_EXIT_HELP);
@@ -157,31 +157,9 @@ static void text(const struct row *rows, size_t n)
 	}
 }
 
-static void endpoint_json(struct sc_json *j, const char *key, const struct sockaddr_storage *ss)
-{
-	char buf[64], *colon;
-
-	cli_fmt_endpoint(ss, buf, sizeof(buf));
-	sc_json_object(j, key);
-	/* "1.2.3.4:80" or "[fd00::1]:80": address and port apart, as `ip -j` has them. */
-	colon = strrchr(buf, ':');
-	if (colon) {
-		*colon = '\0';
-		if (buf[0] == '[') {
-			buf[strlen(buf) - 1] = '\0';
-			sc_json_string(j, "addr", buf + 1);
-		} else {
-			sc_json_string(j, "addr", buf);
-		}
-		sc_json_uint(j, "port", strtoul(colon + 1, NULL, 10));
-	}
-	sc_json_end_object(j);
-}
-
 static int json(const struct row *rows, size_t n)
 {
 	struct sc_json j = {0};
-	char *t;
 
 	sc_json_array(&j, NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -194,9 +172,9 @@ static int json(const struct row *rows, size_t n)
 		sc_json_string(&j, "state", r->state == TCP_LISTEN
 						    ? "LISTEN"
 						    : soccr_tcp_state_name((unsigned)r->state));
-		endpoint_json(&j, "local", &r->local);
+		cli_json_endpoint(&j, "local", (struct sockaddr *)&r->local);
 		if (r->has_peer)
-			endpoint_json(&j, "peer", &r->peer);
+			cli_json_endpoint(&j, "peer", (struct sockaddr *)&r->peer);
 		else
 			sc_json_null(&j, "peer");
 		if (r->state == TCP_LISTEN) {
@@ -211,21 +189,13 @@ static int json(const struct row *rows, size_t n)
 		sc_json_end_object(&j);
 	}
 	sc_json_end_array(&j);
-	t = sc_json_take(&j);
-	if (!t) {
-		cli_err("ps: out of memory");
-		return EXIT_FAIL;
-	}
-	puts(t);
-	free(t);
-	return EXIT_OK;
+	return cli_json_emit("ps", &j);
 }
 
 int cmd_ps(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "pid", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -233,31 +203,30 @@ int cmd_ps(int argc, char **argv)
 	struct row *rows = NULL;
 	int *fds = NULL, pidfd, c, ret, status = EXIT_FAIL;
 	size_t nfds = 0, n = 0;
-	bool as_json = false;
 	uint64_t pid = 0;
 
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":p:jh", longopts, NULL)) != -1) {
+	optind = 0; /* glibc: start afresh, whatever main() parsed */
+	while ((c = cli_getopt(argc, argv, ":h", longopts)) != -1) {
 		switch (c) {
-		case 'p':
+		case 'P':
 			if (cli_once("ps", "--pid", &pid_arg, optarg))
 				return EXIT_USAGE;
-			if (cli_parse_u64(optarg, INT32_MAX, &pid) || !pid) {
-				cli_err("ps: --pid: invalid value '%s'", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'j':
-			as_json = true;
 			break;
 		default:
 			return cli_opt_other("ps", c, argv, usage);
 		}
 	}
-	if (optind < argc || !pid) {
+	/* soccr ps PID, as soccr ps --pid PID. */
+	if (optind < argc && cli_once("ps", "the pid", &pid_arg, argv[optind++]))
+		return EXIT_USAGE;
+	if (optind < argc || !pid_arg) {
 		cli_err("ps: %s (try 'soccr ps --help')",
 			optind < argc ? "unexpected argument" : "--pid is required");
+		return EXIT_USAGE;
+	}
+	if (cli_parse_u64(pid_arg, INT32_MAX, &pid) || !pid) {
+		cli_err("ps: --pid: invalid value '%s'", pid_arg);
 		return EXIT_USAGE;
 	}
 	pidfd = cli_pidfd_open((pid_t)pid);
@@ -287,7 +256,7 @@ int cmd_ps(int argc, char **argv)
 		n += look(fd, fds[i], &rows[n]);
 		close(fd);
 	}
-	if (as_json) {
+	if (cli_g.json) {
 		status = json(rows, n);
 	} else {
 		text(rows, n);

@@ -50,6 +50,7 @@
 #include <soccr/verify.h>
 
 #include "cli.h"
+#include "json.h"
 
 /* The first fd passed by socket activation (SD_LISTEN_FDS_START). */
 #define LISTEN_FDS_START 3
@@ -58,7 +59,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: soccr restore -i IMAGE [--no-unlock] [--keep-lock] [--pin-dir DIR] [--verify]\n"
-		"                     [--pcap FILE] [--fds-as-saved] [-v] [-- CMD [ARG]...]\n"
+		"                     [--pcap FILE] [--fds-as-saved] [--json] [-q] [-v] [-- CMD [ARG]...]\n"
 		"\n"
 		"Restore the TCP sockets saved in IMAGE ('-': standard input) in this network\n"
 		"namespace (the local addresses must be configured here): connections, and\n"
@@ -82,6 +83,8 @@ static void usage(FILE *f)
 		"      --pcap FILE    write the capture of the flows during the restore to FILE\n"
 		"      --fds-as-saved with CMD: each socket at the fd number it had when saved\n"
 		"                     (3 or above), no LISTEN_* variables\n"
+		"  -j, --json         the summary as JSON (on stderr with CMD: stdout is CMD's)\n"
+		"  -q, --quiet        no progress line, no summary (errors only)\n"
 		"  -v, --verbose      library debug messages\n"
 		"  -h, --help         this help\n"
 		"\n"
@@ -123,6 +126,37 @@ struct golive {
 
 static char *fmt_addr(const union libsoccr_addr *a, char *buf, size_t len);
 
+/* The summary as JSON: counts per state (each socket is in its saved state: the restore is exact). */
+static void report_json(const struct golive *g, const size_t *per_state, size_t conns,
+			size_t listeners)
+{
+	struct sc_json j = { 0 };
+
+	sc_json_object(&j, NULL);
+	sc_json_uint(&j, "sockets", g->n);
+	sc_json_uint(&j, "connections", conns);
+	sc_json_uint(&j, "listeners", listeners);
+	sc_json_object(&j, "states");
+	for (unsigned int st = 0; st <= TCP_CLOSING; st++)
+		if (per_state[st])
+			sc_json_uint(&j, soccr_tcp_state_name(st), per_state[st]);
+	sc_json_end_object(&j);
+	sc_json_bool(&j, "unlocked", g->unlocked);
+	sc_json_bool(&j, "lock_detached", g->detached);
+	sc_json_bool(&j, "untraced", g->untraced);
+	sc_json_end_object(&j);
+	if (g->report == stdout) {
+		cli_json_emit("restore", &j);
+	} else {
+		/* With CMD, stdout is the command's: the JSON goes to stderr, one line. */
+		char *text = sc_json_take(&j);
+
+		if (text)
+			fprintf(g->report, "%s\n", text);
+		free(text);
+	}
+}
+
 static void report(const struct golive *g)
 {
 	size_t per_state[TCP_CLOSING + 1] = {0}, conns = 0, listeners = 0;
@@ -130,32 +164,29 @@ static void report(const struct golive *g)
 			   g->unlocked ? "; flows unlocked" : "";
 
 	for (size_t i = 0; i < g->n; i++) {
-		struct tcp_info ti;
-		socklen_t len = sizeof(ti);
-
 		if (g->r[i].k->kind == SOCCR_IMAGE_LISTEN) {
 			listeners++;
 			continue;
 		}
 		conns++;
-		memset(&ti, 0, sizeof(ti));
-		getsockopt(g->r[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
-		if (ti.tcpi_state <= TCP_CLOSING)
-			per_state[ti.tcpi_state]++;
+		if (g->r[i].k->conn.data.state <= TCP_CLOSING)
+			per_state[g->r[i].k->conn.data.state]++;
 	}
+	if (cli_g.json) {
+		report_json(g, per_state, conns, listeners);
+		return;
+	}
+	if (cli_g.quiet)
+		return;
 	if (g->n == 1 && conns == 1) {
 		/* One connection: its own line, as it always was. */
 		const struct soccr_image *img = &g->r[0].k->conn;
-		struct tcp_info ti;
-		socklen_t len = sizeof(ti);
 		char l[64], p[64];
 
-		memset(&ti, 0, sizeof(ti));
-		getsockopt(g->r[0].fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
 		fprintf(g->report,
 			"restored %s -> %s %s: recv queue %u B, send queue %u B (%u unsent)%s%s\n",
 			fmt_addr(&img->local, l, sizeof(l)), fmt_addr(&img->peer, p, sizeof(p)),
-			soccr_tcp_state_name(ti.tcpi_state), img->data.inq_len, img->data.outq_len,
+			soccr_tcp_state_name(img->data.state), img->data.inq_len, img->data.outq_len,
 			img->data.unsq_len,
 			g->detached ? "; flow unlocked, lock detached (no flow left)" :
 			g->unlocked ? "; flow unlocked" :
@@ -658,12 +689,11 @@ int cmd_restore(int argc, char **argv)
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "pcap", required_argument, NULL, OPT_PCAP },
 		{ "fds-as-saved", no_argument, NULL, OPT_AS_SAVED },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *pin_dir = NULL, *pcap = NULL;
-	bool no_unlock = false, keep_lock = false, verify = false, verbose = false;
+	bool no_unlock = false, keep_lock = false, verify = false, progress;
 	bool as_saved = false, reported = false, any_locked = false;
 	struct golive g = {0};
 	struct soccr_image_set set;
@@ -679,8 +709,8 @@ int cmd_restore(int argc, char **argv)
 
 	memset(&set, 0, sizeof(set));
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:i:vh", longopts, NULL)) != -1) {
+	optind = 0; /* glibc: start afresh, whatever main() parsed */
+	while ((c = cli_getopt(argc, argv, "+:i:h", longopts)) != -1) {
 		switch (c) {
 		case 'i':
 			if (cli_once("restore", "-i", &path, optarg))
@@ -705,9 +735,6 @@ int cmd_restore(int argc, char **argv)
 		case OPT_PCAP:
 			if (cli_once("restore", "--pcap", &pcap, optarg))
 				return EXIT_USAGE;
-			break;
-		case 'v':
-			verbose = true;
 			break;
 		default:
 			return cli_opt_other("restore", c, argv, usage);
@@ -738,7 +765,7 @@ int cmd_restore(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	cli_setup_log_capture(verbose);
+	cli_setup_log_capture(cli_g.verbose);
 
 	ret = soccr_image_set_load(path, &set, err, sizeof(err));
 	if (ret) {
@@ -750,6 +777,8 @@ int cmd_restore(int argc, char **argv)
 	g.keep_lock = keep_lock;
 	/* With CMD, stdout belongs to it. */
 	g.report = cmd ? stderr : stdout;
+	/* A progress line for long restores, on a terminal. */
+	progress = set.n >= 256 && isatty(STDERR_FILENO) && !cli_g.quiet && !cli_g.verbose;
 	g.r = calloc(set.n, sizeof(*g.r));
 	flows = calloc(set.n, sizeof(*flows));
 	if (!g.r || !flows) {
@@ -856,9 +885,12 @@ int cmd_restore(int argc, char **argv)
 			img->sendq = NULL;
 		}
 		ret = soccr_restore_ext(r->sk, &img->data, sizeof(img->data), &ropts);
+		if (progress && ((i + 1) % 256 == 0 || i + 1 == set.n))
+			fprintf(stderr, "\rrestoring %zu/%zu sockets%s", i + 1, set.n,
+				i + 1 == set.n || ret < 0 ? "\n" : "");
 	}
 	if (ver) {
-		vbad = verdicts(ver, verify, g.report);
+		vbad = verdicts(ver, verify, cli_g.json ? stderr : g.report);
 		if (vbad < 0 && ret == 0) {
 			cli_err("restore: --verify: collecting the verdicts failed: %s; "
 				"nothing was sent to the peers", strerror(-vbad));

@@ -54,7 +54,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: soccr save --pid PID [--fd FD]... -o IMAGE [--skip-in-flight] [--no-lock]\n"
-		"                  [--pin-dir DIR] [--json] [-v]\n"
+		"                  [--pin-dir DIR] [--json] [-q] [-v]\n"
 		"\n"
 		"Checkpoint the TCP sockets of process PID into IMAGE ('-': standard output):\n"
 		"every one it holds, or those of the --fd options; listening sockets are saved\n"
@@ -67,7 +67,7 @@ static void usage(FILE *f)
 		"middle of reading or writing: bytes it has read but not handled are not in\n"
 		"the sockets.\n"
 		"\n"
-		"  -p, --pid PID        the process\n"
+		"      --pid PID        the process\n"
 		"  -f, --fd FD          only this socket (repeat for several)\n"
 		"  -o, --output IMAGE   the image file to write (atomically), '-' for stdout\n"
 		"      --skip-in-flight save even if a listener has connections waiting to be\n"
@@ -76,6 +76,7 @@ static void usage(FILE *f)
 		"      --pin-dir DIR    a lock shared through DIR (default $SOCCR_PIN_DIR, else\n"
 		"                       the network namespace's own lock, attached if needed)\n"
 		"  -j, --json           the summary as JSON on stdout (not with -o -)\n"
+		"  -q, --quiet          no progress line, no summary (errors only)\n"
 		"  -v, --verbose        library debug messages\n"
 		"  -h, --help           this help\n"
 		"\n"
@@ -471,7 +472,6 @@ static void report(const struct save *s, const struct soccr_image_set *set, bool
 	}
 	if (s->json) {
 		struct sc_json j = {0};
-		char *text;
 
 		sc_json_object(&j, NULL);
 		sc_json_uint(&j, "pid", (uint64_t)s->pid);
@@ -487,12 +487,11 @@ static void report(const struct save *s, const struct soccr_image_set *set, bool
 		sc_json_uint(&j, "passed_over", s->skipped);
 		sc_json_bool(&j, "locked", locked);
 		sc_json_end_object(&j);
-		text = sc_json_take(&j);
-		if (text)
-			fprintf(f, "%s\n", text);
-		free(text);
+		cli_json_emit("save", &j);
 		return;
 	}
+	if (cli_g.quiet)
+		return;
 	if (set->n == 1 && conns == 1) {
 		const struct soccr_image *img = &set->socks[0].conn;
 		char l[64], p[64];
@@ -533,14 +532,12 @@ int cmd_save(int argc, char **argv)
 {
 	enum { OPT_NO_LOCK = 256, OPT_PIN_DIR, OPT_SKIP };
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
+		{ "pid", required_argument, NULL, 'P' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "skip-in-flight", no_argument, NULL, OPT_SKIP },
 		{ "no-lock", no_argument, NULL, OPT_NO_LOCK },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -552,17 +549,17 @@ int cmd_save(int argc, char **argv)
 	int *picked = NULL, *fds = NULL, c, ret, status = EXIT_FAIL;
 	size_t npicked = 0, nfds = 0, nseen = 0, conns = 0;
 	ino_t *seen = NULL;
-	bool verbose = false, locked = false;
+	bool locked = false;
 	uint64_t pid = 0, v;
 	struct timespec now;
 	char err[512];
 
 	memset(&set, 0, sizeof(set));
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":p:f:o:jvh", longopts, NULL)) != -1) {
+	optind = 0; /* glibc: start afresh, whatever main() parsed */
+	while ((c = cli_getopt(argc, argv, ":f:o:h", longopts)) != -1) {
 		switch (c) {
-		case 'p':
+		case 'P':
 			if (cli_once("save", "--pid", &pid_arg, optarg) ||
 			    parse_int_opt("--pid", optarg, INT32_MAX, &pid))
 				return EXIT_USAGE;
@@ -603,12 +600,6 @@ int cmd_save(int argc, char **argv)
 			if (cli_once("save", "--pin-dir", &lopts.pin_dir, optarg))
 				goto usage;
 			break;
-		case 'j':
-			s.json = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
 		default:
 			free(picked);
 			return cli_opt_other("save", c, argv, usage);
@@ -622,14 +613,15 @@ int cmd_save(int argc, char **argv)
 		cli_err("save: --pid and -o are required (try 'soccr save --help')");
 		goto usage;
 	}
+	s.json = cli_g.json;
 	if (s.json && !strcmp(s.out, "-")) {
 		cli_err("save: --json writes to stdout, where -o - writes the image");
 		goto usage;
 	}
 	s.pid = (pid_t)pid;
 	s.explicit = npicked > 0;
-	s.progress = isatty(STDERR_FILENO) && !verbose;
-	cli_setup_log_capture(verbose);
+	s.progress = isatty(STDERR_FILENO) && !cli_g.verbose && !cli_g.quiet;
+	cli_setup_log_capture(cli_g.verbose);
 
 	s.pidfd = cli_pidfd_open(s.pid);
 	if (s.pidfd < 0) {

@@ -149,24 +149,6 @@ static void print_text(const char *path, const struct soccr_image_set *set, size
 	}
 }
 
-static void json_endpoint(struct sc_json *j, const char *key, const union libsoccr_addr *a)
-{
-	char host[INET6_ADDRSTRLEN];
-	uint16_t port;
-
-	if (a->sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &a->v4.sin_addr, host, sizeof(host));
-		port = ntohs(a->v4.sin_port);
-	} else {
-		inet_ntop(AF_INET6, &a->v6.sin6_addr, host, sizeof(host));
-		port = ntohs(a->v6.sin6_port);
-	}
-	sc_json_object(j, key);
-	sc_json_string(j, "addr", host);
-	sc_json_uint(j, "port", port);
-	sc_json_end_object(j);
-}
-
 /* The fields of one connection, into the open object. */
 static void conn_json(struct sc_json *j, const struct soccr_image *img)
 {
@@ -174,8 +156,8 @@ static void conn_json(struct sc_json *j, const struct soccr_image *img)
 
 	sc_json_string(j, "family", img->family == AF_INET ? "inet" : "inet6");
 	sc_json_bool(j, "v4_mapped", mapped(img));
-	json_endpoint(j, "local", &img->local);
-	json_endpoint(j, "peer", &img->peer);
+	cli_json_endpoint(j, "local", &img->local.sa);
+	cli_json_endpoint(j, "peer", &img->peer.sa);
 	sc_json_string(j, "state", soccr_tcp_state_name(d->state));
 	sc_json_uint(j, "state_num", d->state);
 	sc_json_uint(j, "inq_len", d->inq_len);
@@ -217,7 +199,7 @@ static void flags_json(struct sc_json *j, uint32_t flags)
 static void listen_json(struct sc_json *j, const struct soccr_image_listener *li)
 {
 	sc_json_string(j, "family", li->family == AF_INET ? "inet" : "inet6");
-	json_endpoint(j, "local", &li->local);
+	cli_json_endpoint(j, "local", &li->local.sa);
 	sc_json_string(j, "state", "LISTEN");
 	sc_json_uint(j, "backlog", li->backlog);
 	sc_json_array(j, "options");
@@ -231,88 +213,67 @@ static void listen_json(struct sc_json *j, const struct soccr_image_listener *li
 static int print_json(const char *path, const struct soccr_image_set *set, size_t size)
 {
 	struct sc_json j = {0};
-	char when[64], *text;
+	char when[64];
 
 	fmt_time(set->save_time_ns, when, sizeof(when));
 	sc_json_object(&j, NULL);
 	sc_json_string(&j, "file", path);
 	sc_json_uint(&j, "size", size);
 	sc_json_uint(&j, "version", set->version);
-	if (set->version == 1) {
-		/* One connection: its fields at the top level, as version 1 always had them. */
-		flags_json(&j, set->socks[0].conn.flags);
-		sc_json_string(&j, "save_time", when);
-		sc_json_uint(&j, "save_time_ns", set->save_time_ns);
-		sc_json_string(&j, "hostname", set->hostname);
-		conn_json(&j, &set->socks[0].conn);
-	} else {
-		sc_json_string(&j, "save_time", when);
-		sc_json_uint(&j, "save_time_ns", set->save_time_ns);
-		sc_json_string(&j, "hostname", set->hostname);
+	/* One shape for every version: a version 1 image is a set of one, with no pid or fd. */
+	sc_json_string(&j, "save_time", when);
+	sc_json_uint(&j, "save_time_ns", set->save_time_ns);
+	sc_json_string(&j, "hostname", set->hostname);
+	if (set->version == 1)
+		sc_json_null(&j, "pid");
+	else
 		sc_json_uint(&j, "pid", (uint64_t)set->pid);
-		sc_json_array(&j, "sockets");
-		for (size_t i = 0; i < set->n; i++) {
-			const struct soccr_image_sock *k = &set->socks[i];
+	sc_json_array(&j, "sockets");
+	for (size_t i = 0; i < set->n; i++) {
+		const struct soccr_image_sock *k = &set->socks[i];
 
-			sc_json_object(&j, NULL);
-			sc_json_string(&j, "kind", k->kind == SOCCR_IMAGE_CONN ? "connection"
-									       : "listener");
-			if (k->fd >= 0)
-				sc_json_uint(&j, "fd", (uint64_t)k->fd);
-			else
-				sc_json_null(&j, "fd");
-			if (k->kind == SOCCR_IMAGE_CONN) {
-				flags_json(&j, k->conn.flags);
-				conn_json(&j, &k->conn);
-			} else {
-				listen_json(&j, &k->listen);
-			}
-			sc_json_end_object(&j);
+		sc_json_object(&j, NULL);
+		sc_json_string(&j, "kind", k->kind == SOCCR_IMAGE_CONN ? "connection"
+								       : "listener");
+		if (k->fd >= 0)
+			sc_json_uint(&j, "fd", (uint64_t)k->fd);
+		else
+			sc_json_null(&j, "fd");
+		if (k->kind == SOCCR_IMAGE_CONN) {
+			flags_json(&j, k->conn.flags);
+			conn_json(&j, &k->conn);
+		} else {
+			listen_json(&j, &k->listen);
 		}
-		sc_json_end_array(&j);
+		sc_json_end_object(&j);
 	}
+	sc_json_end_array(&j);
 	sc_json_end_object(&j);
-	text = sc_json_take(&j);
-	if (!text) {
-		cli_err("show: out of memory");
-		return EXIT_FAIL;
-	}
-	puts(text);
-	free(text);
-	return EXIT_OK;
+	return cli_json_emit("show", &j);
 }
 
 int cmd_show(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct soccr_image_set set;
-	bool json = false;
 	char err[512];
 	size_t size;
 	int c, ret;
 
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: start afresh, whatever main() parsed */
 	/* Options anywhere (GNU permutation): `soccr show IMAGE --json` works. */
-	while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		default:
-			return cli_opt_other("show", c, argv, usage);
-		}
-	}
+	while ((c = cli_getopt(argc, argv, ":h", longopts)) != -1)
+		return cli_opt_other("show", c, argv, usage);
 	if (argc - optind != 1) {
 		cli_err("show: %s (try 'soccr show --help')",
 			argc == optind ? "missing IMAGE" : "more than one IMAGE");
 		return EXIT_USAGE;
 	}
-	cli_setup_log(false);
+	cli_setup_log(cli_g.verbose);
 	ret = soccr_image_set_load(argv[optind], &set, err, sizeof(err));
 	if (ret) {
 		cli_err("show: %s", err);
@@ -329,7 +290,7 @@ int cmd_show(int argc, char **argv)
 					  k->conn.data.outq_len;
 	}
 	ret = EXIT_OK;
-	if (json)
+	if (cli_g.json)
 		ret = print_json(argv[optind], &set, size);
 	else
 		print_text(argv[optind], &set, size);

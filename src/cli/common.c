@@ -11,8 +11,152 @@
 #include <bpf/libbpf.h>
 
 #include <soccr/soccr.h>
+#include <soccr/version.h>
 
 #include "cli.h"
+#include "json.h"
+
+struct cli_global cli_g;
+
+/* The options every command takes, anywhere before a "--". */
+static const struct option global_longopts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "pretty", no_argument, NULL, 'p' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "version", no_argument, NULL, 'V' },
+};
+#define GLOBAL_SHORT "jpvqV"
+#define NGLOBAL (sizeof(global_longopts) / sizeof(global_longopts[0]))
+#define MAX_LONGOPTS 48
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	static struct option all[MAX_LONGOPTS + NGLOBAL + 1];
+	static char all_short[64];
+	size_t n = 0, lead;
+	int c;
+
+	while (longopts && longopts[n].name && n < MAX_LONGOPTS) {
+		all[n] = longopts[n];
+		n++;
+	}
+	memcpy(&all[n], global_longopts, sizeof(global_longopts));
+	memset(&all[n + NGLOBAL], 0, sizeof(all[0]));
+	/* The leading '+' (stop at the first operand) and ':' stay in front. */
+	lead = strspn(shortopts, "+:");
+	snprintf(all_short, sizeof(all_short), "%.*s" GLOBAL_SHORT "%s", (int)lead, shortopts,
+		 shortopts + lead);
+	for (;;) {
+		c = getopt_long(argc, argv, all_short, all, NULL);
+		switch (c) {
+		case 'p':
+			cli_g.pretty = true;
+			cli_g.json = true; /* --pretty is JSON, indented */
+			continue;
+		case 'j':
+			cli_g.json = true;
+			continue;
+		case 'v':
+			cli_g.verbose = true;
+			continue;
+		case 'q':
+			cli_g.quiet = true;
+			continue;
+		case 'V':
+			cli_print_version();
+			exit(EXIT_OK);
+		default:
+			return c;
+		}
+	}
+}
+
+void cli_print_version(void)
+{
+	printf("soccr %s (libsoccr %s)\n", SOCCR_VERSION_STRING, soccr_version());
+}
+
+/* text, a compact JSON document, on stdout: as it is, or indented two spaces a level. */
+static void print_json(const char *text)
+{
+	bool in_str = false, esc = false;
+	int depth = 0;
+
+	if (!cli_g.pretty) {
+		puts(text);
+		return;
+	}
+	for (const char *p = text; *p; p++) {
+		char ch = *p;
+
+		if (in_str) {
+			putchar(ch);
+			if (esc)
+				esc = false;
+			else if (ch == '\\')
+				esc = true;
+			else if (ch == '"')
+				in_str = false;
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_str = true;
+			putchar(ch);
+			break;
+		case '{':
+		case '[':
+			/* An empty container stays on its line. */
+			if (p[1] == (ch == '{' ? '}' : ']')) {
+				printf("%c%c", ch, p[1]);
+				p++;
+				break;
+			}
+			printf("%c\n%*s", ch, 2 * ++depth, "");
+			break;
+		case '}':
+		case ']':
+			printf("\n%*s%c", 2 * --depth, "", ch);
+			break;
+		case ',':
+			printf(",\n%*s", 2 * depth, "");
+			break;
+		case ':':
+			fputs(": ", stdout);
+			break;
+		default:
+			putchar(ch);
+		}
+	}
+	putchar('\n');
+}
+
+int cli_json_print(const char *cmd, char *text)
+{
+	if (!text) {
+		cli_err("%s: out of memory", cmd);
+		return EXIT_FAIL;
+	}
+	print_json(text);
+	free(text);
+	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
+}
+
+void cli_json_endpoint(struct sc_json *j, const char *key, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		sc_json_endpoint(j, key, AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+				 ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+	else
+		sc_json_endpoint(j, key, sa->sa_family, &((const struct sockaddr_in *)sa)->sin_addr,
+				 ntohs(((const struct sockaddr_in *)sa)->sin_port));
+}
+
+int cli_json_emit(const char *cmd, struct sc_json *j)
+{
+	return cli_json_print(cmd, sc_json_take(j));
+}
 
 void cli_err(const char *fmt, ...)
 {

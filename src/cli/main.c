@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* soccr: checkpoint and restore live TCP connections. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,30 +18,60 @@ static const struct {
 	{ "restore", cmd_restore, "restore the sockets of an image (and hand them to a command)" },
 	{ "show", cmd_show, "print an image" },
 	{ "demo", cmd_demo, "end-to-end migration in private network namespaces" },
+	{ "version", cmd_version, "versions of the tool and library, and the kernel's features" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: soccr <command> [options]\n\ncommands:\n");
+	fprintf(f, "usage: soccr [global options] <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\n'soccr <command> --help' for a command's options.\n"
-		   CLI_EXIT_HELP);
+	fprintf(f, "\nglobal options, before or after the command:\n"
+		   "  -j, --json      JSON on standard output\n"
+		   "  -p, --pretty    JSON, indented (implies --json)\n"
+		   "  -v, --verbose   library debug messages on standard error\n"
+		   "  -q, --quiet     no progress or summary lines (errors are always printed)\n"
+		   "  -V, --version   print the version and exit\n"
+		   "  -h, --help      this help\n"
+		   "\n'soccr <command> --help' for a command's options; soccr(8) for all.\n"
+		   "exit status: 0 ok, 1 failed at run time, 2 usage error or invalid input,\n"
+		   "3 verification failed (an injected segment not seen or not absorbed)\n");
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	/* The global options before the command; the command's parser takes those after it. */
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, "+:h", longopts)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		cli_err("unknown option '%s' before the command (try 'soccr --help')",
+			argv[optind - 1]);
+		return EXIT_USAGE;
+	}
+	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+	argc -= optind;
+	argv += optind;
+	/* Each command parses its own argv from the start (0: glibc starts afresh). */
+	optind = 0;
+	if (!strcmp(argv[0], "help")) {
 		usage(stdout);
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
-	cli_err("unknown command '%s' (try 'soccr --help')", argv[1]);
+		if (!strcmp(argv[0], cmds[i].name))
+			return cmds[i].fn(argc, argv);
+	cli_err("unknown command '%s' (try 'soccr --help')", argv[0]);
 	return EXIT_USAGE;
 }

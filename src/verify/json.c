@@ -38,13 +38,13 @@ SOCCR_API int soccr_verifier_json(const struct soccr_verifier *v, char **out)
 	sc_json_array(&j, "segments");
 	for (size_t i = 0; i < v->nseg; i++) {
 		const struct soccr_verdict *vd = &v->segs[i].vd;
-		char flow[160], fl[9];
+		char fl[9];
 
 		count[vd->kind]++;
-		vf_flow_str(&vd->seg, flow, sizeof(flow));
 		vf_flags_str(vd->seg.flags, fl);
 		sc_json_object(&j, NULL);
-		sc_json_string(&j, "flow", flow);
+		sc_json_endpoint(&j, "src", vd->seg.family, &vd->seg.src, vd->seg.sport);
+		sc_json_endpoint(&j, "dst", vd->seg.family, &vd->seg.dst, vd->seg.dport);
 		sc_json_string(&j, "flags", fl);
 		sc_json_uint(&j, "seq", vd->seg.seq);
 		sc_json_uint(&j, "ack", vd->seg.ack);

@@ -78,6 +78,37 @@ run "restore -- script without interpreter" 2 "noint.sh: cannot be run .*/nonexi
 run "restore -- unknown command" 2 "cannot be run .*command not found" -- restore -i "$FIX/v4-established" -- soccr-no-such-cmd
 
 # ---- show ------------------------------------------------------------------------
+# ---- global options, in any position ---------------------------------------------
+run "--version" 0 "" -- --version
+grep -Eq '^soccr [0-9]+\.[0-9]+\.[0-9]+ \(libsoccr [0-9]+\.[0-9]+\.[0-9]+\)$' "$T/out" &&
+	ok "--version: soccr X.Y.Z (libsoccr X.Y.Z)" || bad "--version: $(cat "$T/out")"
+cp "$T/out" "$T/version"
+run "-V after a command" 0 "" -- show -V
+cmp -s "$T/out" "$T/version" && ok "show -V prints the version" || bad "show -V: $(cat "$T/out")"
+run "version --json" 0 "" -- version --json
+want=$(sed -n 's/^#define SOCCR_VERSION_STRING "\(.*\)"/\1/p' "$SRC/include/soccr/version.h")
+jq -e --arg v "$want" '.version == $v and .library == $v and (.kernel | length > 0) and
+	(.features.tcp_repair.available | type == "boolean") and
+	(.features.tcx.available | type == "boolean") and (.user_namespace | type == "boolean")' \
+	"$T/out" >/dev/null && ok "version --json: versions $want, kernel, features" ||
+	bad "version --json: $(cat "$T/out")"
+run "version (text)" 0 "" -- version
+grep -q "^  TCP_REPAIR  *yes" "$T/out" && ok "version: TCP_REPAIR yes as root" ||
+	bad "version: $(cat "$T/out")"
+run "show --json" 0 "" -- show --json "$FIX/v4-established"
+cp "$T/out" "$T/compact"
+run "-j before the command" 0 "" -- -j show "$FIX/v4-established"
+cmp -s "$T/out" "$T/compact" && ok "soccr -j show = soccr show --json" || bad "-j before the command differs"
+run "--pretty after the image" 0 "" -- show "$FIX/v4-established" --pretty
+[ "$(wc -l <"$T/out")" -gt 10 ] && [ "$(jq -c . "$T/out")" = "$(jq -c . "$T/compact")" ] &&
+	ok "--pretty: indented, the same document" || bad "--pretty: $(head -3 "$T/out")"
+jq -e '.sockets[0].local | (.addr | type == "string") and (.port | type == "number")' "$T/compact" \
+	>/dev/null && ok "endpoints as {addr, port}" || bad "endpoint shape: $(cat "$T/compact")"
+run "-q is accepted anywhere" 0 "" -- show -q "$FIX/v4-established"
+run "an unknown option before the command" 2 "unknown option '--bogus' before the command" -- --bogus show
+run "ps takes the pid alone" 2 "^soccr: ps: pid 2147483646: No such process" -- ps 2147483646
+run "ps: two pids" 2 "the pid given twice" -- ps --pid 1 2
+
 run "show prints a v4 image" 0 "" -- show "$FIX/v4-established"
 for re in '^state +ESTABLISHED \(1\)$' '^local +10\.0\.0\.1:80$' '^peer +10\.0\.0\.2:5555$' \
 	'^recv queue +5 bytes, rcv_nxt 1000$' '^send queue +7 bytes \(3 never sent\), write_seq 2000$' \

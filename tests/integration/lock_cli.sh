@@ -102,7 +102,7 @@ run "add wants two endpoints" 2 "want SADDR:SPORT DADDR:DPORT" -- add 10.0.0.1:1
 run "add rejects a bad address" 2 "bad address '10.0.0.300:1'" -- add 10.0.0.300:1 10.0.0.2:2
 run "add rejects a bad port" 2 "bad address" -- add 10.0.0.1:65536 10.0.0.2:2
 run "add rejects mixed families" 2 "same address family" -- add 10.0.0.1:1 [fd00::2]:2
-run "--json only with list and status" 2 "--json goes with 'list' and 'status' only" -- add --json 10.0.0.1:1 10.0.0.2:2
+run "--json is global: add takes it (and still needs a lock)" 1 "no lock pinned" -- add --json 10.0.0.1:1 10.0.0.2:2
 run "--attach only with add" 2 "--attach goes with 'add' only" -- list --attach
 run "--no-mark-count only with attach" 2 "--no-mark-count goes with 'attach' only" -- --no-mark-count list
 run "--dev only with attach" 2 "--dev goes with 'attach' only" -- list --dev lo
@@ -153,8 +153,10 @@ grep -q '^10.1.2.3:40000 10.9.8.7:443 dropped_out=0 dropped_in=0 passed_out=0 pa
 grep -q '^\[fd00::1\]:5555 \[fd00::2\]:80 ' "$T/out" && ok "v6 line" || bad "v6 line"
 run "list --json" 0 "" -- list --json
 if jq -e 'length == 2 and
-	(map(select(.src == "10.1.2.3:40000" and .dst == "10.9.8.7:443")) | length) == 1 and
-	(map(select(.src == "[fd00::1]:5555" and .dst == "[fd00::2]:80")) | length) == 1 and
+	(map(select(.src == {"addr": "10.1.2.3", "port": 40000} and
+		.dst == {"addr": "10.9.8.7", "port": 443})) | length) == 1 and
+	(map(select(.src == {"addr": "fd00::1", "port": 5555} and
+		.dst == {"addr": "fd00::2", "port": 80})) | length) == 1 and
 	all(.[]; .dropped_out == 0 and .dropped_in == 0 and .passed_out == 0 and .passed_in == 0)' \
 	"$T/out" >/dev/null; then ok "JSON lists both flows with counters"; else bad "JSON: $(cat "$T/out")"; fi
 run "del the v4 flow by its reverse" 0 "" -- del 10.9.8.7:443 10.1.2.3:40000

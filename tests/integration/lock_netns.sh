@@ -61,7 +61,9 @@ inject() {
 # dropped_out+dropped_in of flow $2 $3 in namespace $1's lock (empty if not listed).
 dropped() {
 	via_exec "$1" "$SOCCR" lock list --json |
-		jq -r ".[] | select(.src == \"$2\" and .dst == \"$3\") | .dropped_out + .dropped_in"
+		jq -r --arg s "$2" --arg d "$3" '.[] |
+			select("\(.src.addr):\(.src.port)" == $s and "\(.dst.addr):\(.dst.port)" == $d) |
+			.dropped_out + .dropped_in'
 }
 
 SHARED_L=127.0.0.1:40000 SHARED_P=127.0.0.1:5555

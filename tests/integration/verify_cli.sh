@@ -101,8 +101,10 @@ if inject --src "$cli" --dst "$srv" --seq "$rcv" --ack "$snd" --flags fin,ack --
 	if python3 -m json.tool "$tmp/json" >/dev/null &&
 		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=d["segments"][0];
 sys.exit(0 if d["absorbed"]==1 and s["verdict"]=="absorbed" and s["after"]["state"]=="CLOSE_WAIT"
-and s["before"]["state"]=="ESTABLISHED" and s["seen"]["in"]==1 else 1)' "$tmp/json"; then
-		ok "--json: valid JSON, absorbed, ESTABLISHED -> CLOSE_WAIT"
+and s["before"]["state"]=="ESTABLISHED" and s["seen"]["in"]==1
+and s["src"]=={"addr":"127.0.0.1","port":int(sys.argv[2])}
+and s["dst"]=={"addr":"127.0.0.1","port":int(sys.argv[3])} else 1)' "$tmp/json" "${cli##*:}" "${srv##*:}"; then
+		ok "--json: valid JSON, absorbed, ESTABLISHED -> CLOSE_WAIT, endpoints as addr+port"
 	else
 		ko "--json: $(cat "$tmp/json")"
 	fi
@@ -131,8 +133,15 @@ else
 fi
 
 # Usage errors.
-inject --src 127.0.0.1:1 --dst 127.0.0.1:2 --seq 1 --ack 1 --json >/dev/null 2>&1
-[ $? -eq 2 ] && ok "--json without --verify: exit 2" || ko "--json without --verify"
+# --json is global: without --verify it reports the frames sent.
+if inject --src 127.0.0.1:1 --dst 127.0.0.1:2 --seq 1 --ack 1 --json >"$tmp/json" 2>"$tmp/err" &&
+	jq -e '.frames == 1 and .dev == "lo" and .bytes == 54' "$tmp/json" >/dev/null; then
+	ok "--json without --verify: the frames sent"
+else
+	ko "--json without --verify: $(cat "$tmp/json" "$tmp/err")"
+fi
+inject --src 127.0.0.1:1 --dst 127.0.0.1:2 --seq 1 --ack 1 --timeout 5 >/dev/null 2>&1
+[ $? -eq 2 ] && ok "--timeout without --verify: exit 2" || ko "--timeout without --verify"
 inject --src 127.0.0.1:1 --dst 127.0.0.1:2 --seq 1 --ack 1 --verify --count 2 >/dev/null 2>&1
 [ $? -eq 2 ] && ok "--verify --count 2: exit 2" || ko "--verify --count 2"
 
