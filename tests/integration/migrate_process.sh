@@ -121,7 +121,7 @@ for _ in $(seq 500); do
 	[ -n "$(in_ns $D ss -Htln "sport = :7300")" ] && break
 	sleep 0.01
 done
-in_ns $D "$SOCCR" restore -i "$T/srv.img" --pin-dir "$PIN" -- "$H/multi_server" \
+in_ns $D "$SOCCR" -q restore -i "$T/srv.img" --pin-dir "$PIN" -- "$H/multi_server" \
 	>"$T/fail.out" 2>&1
 rc=$?
 [ $rc = 1 ] || die "restore with the port taken: exit $rc, want 1"
@@ -130,19 +130,21 @@ grep -q "listener 10.98.0.1:7300: bind: Address already in use" "$T/fail.out" &&
 n=$(in_ns $D "$SOCCR" lock --pin-dir "$PIN" list | grep -c ":7300 ")
 [ "$n" = 4 ] || die "after the failed restore, $n flows locked, want 4"
 [ "$(in_ns $D ss -Htn state established | wc -l)" = 0 ] || die "a connection went live"
-ok "a failed restore leaves no socket live and every flow locked"
+ok "a failed restore leaves no socket live and every flow locked (its errors printed under -q)"
 kill -9 $blocker
 wait $blocker 2>/dev/null
 
 # ---- restore all of it ------------------------------------------------------------------------
-in_ns $D "$SOCCR" restore -i "$T/srv.img" --pin-dir "$PIN" -- "$H/multi_server" \
+# With --json and a command, the summary is one JSON line on stderr (stdout is the command's).
+in_ns $D "$SOCCR" restore -i "$T/srv.img" --pin-dir "$PIN" --json -- "$H/multi_server" \
 	--greet $GREET --sndbuf 1048576 >"$T/restore.out" 2>"$T/restore.err" &
 rst=$!
 pids+=($rst)
-for _ in $(seq 500); do grep -q "^restored" "$T/restore.err" 2>/dev/null && break; sleep 0.01; done
-grep -q "^restored 5 sockets: 4 connections (ESTABLISHED 3, CLOSE_WAIT 1), 1 listener; flows unlocked$" \
-	"$T/restore.err" || die "restore report: $(cat "$T/restore.err")"
-ok "restore: 5 sockets handed to a new server, flows unlocked"
+for _ in $(seq 500); do grep -q '^{"sockets"' "$T/restore.err" 2>/dev/null && break; sleep 0.01; done
+grep '^{' "$T/restore.err" | jq -e '.sockets == 5 and .connections == 4 and .listeners == 1 and
+	.states == {"ESTABLISHED": 3, "CLOSE_WAIT": 1} and .unlocked and (.lock_detached | not)' \
+	>/dev/null || die "restore report: $(cat "$T/restore.err")"
+ok "restore: 5 sockets handed to a new server, flows unlocked (JSON summary, counts per state)"
 for i in 1 2 3 4; do touch "$T/c$i/go2"; done
 for i in 1 2 3 4; do
 	wait "${cli[$i]}"
