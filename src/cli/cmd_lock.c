@@ -12,6 +12,7 @@
 
 #include <bpf/libbpf.h>
 
+#include <soccr/image.h>
 #include <soccr/lock.h>
 #include <soccr/soccr.h>
 
@@ -34,7 +35,12 @@ static void usage(FILE *f)
 		"  add [--attach] SADDR:SPORT DADDR:DPORT\n"
 		"                                 lock a TCP flow (both directions); --attach:\n"
 		"                                 attach the lock first if it is not\n"
+		"  add [--attach] --image IMAGE   lock the flows of every connection in IMAGE (on\n"
+		"                                 the host that will restore it, before its\n"
+		"                                 addresses arrive); with --attach, the restore\n"
+		"                                 detaches the lock once it has unlocked them\n"
 		"  del SADDR:SPORT DADDR:DPORT    unlock it\n"
+		"  del --image IMAGE              unlock the flows of IMAGE\n"
 		"  list [--json]                  locked flows with drop/pass counters\n"
 		"  status [--json]                where the lock is attached, what it holds, and\n"
 		"                                 whether its objects agree (exit 1 if not, or none)\n"
@@ -252,6 +258,42 @@ static int do_status(const struct soccr_lock_opts *opts, bool json)
 	return err;
 }
 
+/* The flows of an image's connections (as its restore will unlock them). 0 or an exit status. */
+static int image_flows(const char *sub, const char *path, struct soccr_flow **flows, size_t *n)
+{
+	struct soccr_image_set set;
+	char err[512];
+	int ret = soccr_image_set_load(path, &set, err, sizeof(err));
+
+	if (ret) {
+		cli_err("lock %s --image: %s", sub, err);
+		return cli_image_status(ret);
+	}
+	*n = 0;
+	*flows = calloc(set.n ? set.n : 1, sizeof(**flows));
+	if (!*flows) {
+		soccr_image_set_free(&set);
+		cli_err("lock %s --image: out of memory", sub);
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < set.n; i++) {
+		const struct soccr_image *img = &set.socks[i].conn;
+
+		if (set.socks[i].kind != SOCCR_IMAGE_CONN)
+			continue;
+		if (soccr_flow_from_sockaddr(&(*flows)[*n], &img->local.sa, &img->peer.sa)) {
+			soccr_image_set_free(&set);
+			free(*flows);
+			*flows = NULL;
+			cli_err("lock %s --image: socket %zu: addresses of two families", sub, i);
+			return EXIT_USAGE;
+		}
+		(*n)++;
+	}
+	soccr_image_set_free(&set);
+	return 0;
+}
+
 int cmd_lock(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -259,6 +301,7 @@ int cmd_lock(int argc, char **argv)
 		{ "dev", required_argument, NULL, 'd' },
 		{ "no-mark-count", no_argument, NULL, 'M' },
 		{ "attach", no_argument, NULL, 'A' },
+		{ "image", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -267,6 +310,9 @@ int cmd_lock(int argc, char **argv)
 	struct soccr_lock *lock = NULL;
 	int c, ndev = 0, nargs, err, ret = EXIT_FAIL;
 	bool json = false, and_attach = false;
+	struct soccr_flow *flows = NULL;
+	const char *image = NULL;
+	size_t nflows = 0;
 	struct soccr_flow flow;
 
 	optind = 0; /* glibc: start afresh, whatever main() parsed */
@@ -288,6 +334,10 @@ int cmd_lock(int argc, char **argv)
 			break;
 		case 'A':
 			and_attach = true;
+			break;
+		case 'I':
+			if (cli_once("lock", "--image", &image, optarg))
+				return EXIT_USAGE;
 			break;
 		default:
 			return cli_opt_other("lock", c, argv, usage);
@@ -315,7 +365,16 @@ int cmd_lock(int argc, char **argv)
 		cli_err("lock: --no-mark-count goes with 'attach' only (fixed when the lock is made)");
 		return EXIT_USAGE;
 	}
-	if (!strcmp(sub, "add") || !strcmp(sub, "del")) {
+	if (image && strcmp(sub, "add") && strcmp(sub, "del")) {
+		cli_err("lock: --image goes with 'add' and 'del' only");
+		return EXIT_USAGE;
+	}
+	if (image) {
+		if (nargs) {
+			cli_err("lock %s --image: no flow arguments with an image", sub);
+			return EXIT_USAGE;
+		}
+	} else if (!strcmp(sub, "add") || !strcmp(sub, "del")) {
 		if (nargs != 2) {
 			cli_err("lock %s: want SADDR:SPORT DADDR:DPORT", sub);
 			return EXIT_USAGE;
@@ -346,6 +405,14 @@ int cmd_lock(int argc, char **argv)
 
 	/* Also libbpf's messages, with -v or SOCCR_DEBUG=1. */
 	cli_setup_log(debug);
+	if (image) {
+		err = image_flows(sub, image, &flows, &nflows);
+		if (err)
+			return err;
+		/* Held for a restore: that restore detaches the lock it emptied, as save's. */
+		if (and_attach)
+			opts.flags |= SOCCR_LOCK_AUTO;
+	}
 
 	if (!strcmp(sub, "status"))
 		return do_status(&opts, json);
@@ -393,6 +460,23 @@ int cmd_lock(int argc, char **argv)
 			cli_err("lock attach: %s", strerror(-err));
 			goto out;
 		}
+	} else if (!strcmp(sub, "add") && image) {
+		err = nflows ? soccr_lock_add_batch(lock, flows, nflows) : 0;
+		if (err < 0) {
+			cli_err("lock add --image %s: %s", image, strerror(-err));
+			goto out;
+		}
+		err = and_attach ? soccr_lock_attach_all(lock) : 0;
+		if (err) {
+			cli_err("lock add --attach: %s (the flows are in the lock)", strerror(-err));
+			goto out;
+		}
+	} else if (!strcmp(sub, "del") && image) {
+		err = nflows ? soccr_lock_del_batch(lock, flows, nflows) : 0;
+		if (err < 0) {
+			cli_err("lock del --image %s: %s", image, strerror(-err));
+			goto out;
+		}
 	} else if (!strcmp(sub, "add")) {
 		err = soccr_lock_add(lock, &flow);
 		if (err) {
@@ -418,5 +502,6 @@ int cmd_lock(int argc, char **argv)
 	ret = EXIT_OK;
 out:
 	soccr_lock_close(lock);
+	free(flows);
 	return ret;
 }
