@@ -5,7 +5,7 @@ set -eu
 
 PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libpcap-dev libelf-dev zlib1g-dev
 linux-libc-dev libcmocka-dev iproute2 tcpdump nftables libnftables-dev libnet1-dev valgrind
-libclang-rt-14-dev jq python3 procps binutils"
+libclang-rt-14-dev jq python3 procps binutils dpkg-dev debhelper lintian fakeroot"
 
 missing=""
 for p in $PKGS; do

@@ -94,7 +94,8 @@ ip -n soccr-b addr add 10.0.0.2/24 dev eth0
 ip -n soccr-cl neigh flush dev br0
 # A line sent while nothing serves it: held by b's lock, answered after the restore.
 echo while-moving >&3
-ip netns exec soccr-b soccr restore -i /tmp/soccr-echo.img -- soccr-echo --name b 2>"$T/restore" &
+# (3>&-: the client's input FIFO stays open in the test only, not in b.)
+ip netns exec soccr-b soccr restore -i /tmp/soccr-echo.img -- soccr-echo --name b 3>&- 2>"$T/restore" &
 pids+=($!)
 wait_for "$T/restore" "^restored"
 grep -q "^restored 2 sockets: 1 connection (ESTABLISHED 1), 1 listener; flows unlocked, lock detached (no flow left)$" \
