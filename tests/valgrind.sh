@@ -54,7 +54,7 @@ cli_cases=(
 	"restore -i $fix/v4-established -- $log/no-such-cmd" "save --pid 1 --pid 2"
 	"save --pid 010 --fd x -o $log/x"
 	"inject --src 1.2.3.4:0x10 --dst nonsense" "inject --seq 0x --ack 1" "lock add nonsense"
-	"lock --bogus" "demo --pcap"
+	"lock --bogus" "demo"
 )
 for args in "${cli_cases[@]}"; do
 	name="soccr $args"

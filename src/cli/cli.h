@@ -76,7 +76,6 @@ int cmd_inject(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_show(int argc, char **argv);
-int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 /*
@@ -159,15 +158,6 @@ const char *cli_why(const char *fallback);
 struct pcap;
 struct pcap_dumper;
 struct pcap_dumper *cli_pcap_create(struct pcap *pc, const char *cmd, const char *path);
-
-/*
- * Remove directory path and everything in it, if it is a directory (not a
- * link) owned by us: every step relative to an open directory, links
- * removed and never followed, subdirectories entered only if still ours
- * when opened; nothing outside the tree is touched, whatever is swapped in
- * while this runs (src/cli/rmtree.c).
- */
-void cli_rm_tree(const char *path);
 
 /* pidfd_open(2) and pidfd_getfd(2) (src/cli/proc.c): -1 and errno on failure. */
 int cli_pidfd_open(pid_t pid);

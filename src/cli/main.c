@@ -17,7 +17,6 @@ static const struct {
 	{ "save", cmd_save, "checkpoint the TCP sockets of a running process into an image" },
 	{ "restore", cmd_restore, "restore the sockets of an image (and hand them to a command)" },
 	{ "show", cmd_show, "print an image" },
-	{ "demo", cmd_demo, "end-to-end migration in private network namespaces" },
 	{ "version", cmd_version, "versions of the tool and library, and the kernel's features" },
 };
 

@@ -43,7 +43,7 @@ run() {
 
 # ---- help and usage errors -------------------------------------------------------
 run "soccr --help" 0 "" -- --help
-for c in ps save restore show lock inject demo; do
+for c in ps save restore show lock inject; do
 	run "$c --help exits 0" 0 "" -- "$c" --help
 	grep -q "usage: soccr $c" "$T/out" || bad "$c --help prints its usage"
 done
@@ -52,10 +52,12 @@ for c in ps save restore show; do
 done
 run "ps without --pid" 2 "^soccr: ps: --pid is required" -- ps
 run "ps of a missing process" 2 "^soccr: ps: pid 2147483646: No such process" -- ps --pid 2147483646
-for c in lock inject demo; do
+for c in lock inject; do
 	run "$c --bogus exits 2" 2 "" -- "$c" --bogus
 done
 run "unknown command exits 2" 2 "^soccr: unknown command 'bogus'" -- bogus
+run "demo is no command of the tool (soccr-demo is its own program)" 2 \
+	"^soccr: unknown command 'demo'" -- demo
 run "show without IMAGE" 2 "^soccr: show: missing IMAGE" -- show
 run "show with two images" 2 "more than one IMAGE" -- show "$FIX/v4-established" x
 run "save without arguments" 2 "^soccr: save: --pid and -o are required" -- save

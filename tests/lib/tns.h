@@ -79,6 +79,15 @@ int tns_read_all(int fd, void *buf, size_t len, int timeout_ms);
 /* Fill buf with the deterministic pattern of a stream starting at offset off, seeded. */
 void tns_pattern(void *buf, size_t len, uint64_t off, uint32_t seed);
 
+/*
+ * Remove directory path and everything in it, if it is a directory (not a
+ * link) owned by us: every step relative to an open directory, links
+ * removed and never followed, subdirectories entered only if still ours
+ * when opened; nothing outside the tree is touched, whatever is swapped in
+ * while this runs (tests/lib/rmtree.c).
+ */
+void tns_rm_tree(const char *path);
+
 /* A libsoccr_set_log() callback that prints every line to stderr. */
 void tns_log_stderr(unsigned int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * cli_rm_tree(), the removal the demo's scratch and pin directories go
+ * tns_rm_tree(), the removal the demo's scratch directory goes
  * through: everything of the tree goes, nothing outside it, whatever links
  * the tree holds: a link to a directory elsewhere (the symlink swap of a
  * hostile user), a link to a file elsewhere, a tree given as a link, and a
@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "tns.h"
 
 static char base[64];
 
@@ -104,7 +104,7 @@ static void test_removes_the_tree_and_nothing_it_links_to(void **state)
 	ln("%s/%s", "lonely", "%s/tree/%s", "filelink");
 	ln("%s/%s", "nowhere", "%s/tree/%s", "dangling");
 
-	cli_rm_tree(at("tree"));
+	tns_rm_tree(at("tree"));
 	assert_false(there("%s/%s", "tree"));
 	assert_true(there("%s/outside/%s", "keep1"));
 	assert_true(there("%s/outside/%s", "keep2"));
@@ -117,7 +117,7 @@ static void test_a_tree_given_as_a_link_is_not_followed(void **state)
 	mk("%s/%s", "real");
 	put("%s/real/%s", "keep");
 	ln("%s/%s", "real", "%s/%s", "tree");
-	cli_rm_tree(at("tree"));
+	tns_rm_tree(at("tree"));
 	assert_true(there("%s/real/%s", "keep"));
 	/* The link itself is not ours to remove either: a directory was asked for. */
 	assert_true(there("%s/%s", "tree"));
@@ -133,7 +133,7 @@ static void test_someone_elses_subdirectory_is_not_entered(void **state)
 	put("%s/tree/theirs/%s", "their_file");
 	put("%s/tree/%s", "ours");
 	assert_int_equal(chown(at("tree/theirs"), 65534, 65534), 0);
-	cli_rm_tree(at("tree"));
+	tns_rm_tree(at("tree"));
 	assert_false(there("%s/tree/%s", "ours"));
 	assert_true(there("%s/tree/theirs/%s", "their_file"));
 }
@@ -141,7 +141,7 @@ static void test_someone_elses_subdirectory_is_not_entered(void **state)
 static void test_missing_path_is_harmless(void **state)
 {
 	(void)state;
-	cli_rm_tree(at("no-such-dir"));
+	tns_rm_tree(at("no-such-dir"));
 	assert_false(there("%s/%s", "no-such-dir"));
 }
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "tns.h"
 
 /*
  * Remove what directory dfd holds, then nothing else: every step is relative
@@ -51,7 +51,7 @@ static void rm_under(int dfd, int depth)
 	closedir(dir);
 }
 
-void cli_rm_tree(const char *path)
+void tns_rm_tree(const char *path)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * soccr demo, the applications.
+ * soccr-demo, the applications.
  *
  * Every connection carries two byte streams with deterministic contents (a
  * pattern of the stream offset and a per-stream seed), so any lost,
@@ -13,14 +13,17 @@
  * - The origin server is a child process in the origin namespace that does
  *   what it is told over a command socket (listen, accept, connect, read,
  *   write, shutdown, report the TCP state), keeping its own stream offsets.
- * - The destination server is a child process started with the restored
- *   sockets: it carries on from the offsets the origin server had reached
- *   (the application state that travels with the images), reads and checks
- *   the rest of the client's stream up to EOF, writes the rest of its own,
- *   closes, and reports per connection.
+ * - The destination server is this program again (--dest-server), the
+ *   command `soccr restore` hands the restored sockets to, at the fd numbers
+ *   they had on the origin: it reports each socket's state and the segments
+ *   it received under the lock, then carries on from the offsets the origin
+ *   server had reached (the application state, in a file beside the image),
+ *   reads and checks the rest of the client's stream up to EOF, writes the
+ *   rest of its own, closes, and reports per connection on its stdout.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,8 +42,9 @@
 
 #include <pcap/pcap.h>
 
-#include "cli.h"
 #include "demo.h"
+#include "internal.h"
+#include "tns.h"
 
 #define IO_TIMEOUT_MS 3000
 #define DEST_DEADLINE_MS 20000
@@ -58,32 +62,19 @@ void demo_conn_fail(struct demo_conn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint8_t pattern_byte(uint64_t off, uint32_t seed)
+/* Index of the first byte of buf that is not the stream's pattern, or len. */
+static size_t pattern_check(const void *buf, size_t len, uint64_t off, uint32_t seed)
 {
-	uint64_t x = (off + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t)seed << 17);
-
-	x ^= x >> 29;
-	x *= 0xBF58476D1CE4E5B9ull;
-	return (uint8_t)(x >> 56);
-}
-
-void demo_pattern(void *buf, size_t len, uint64_t off, uint32_t seed)
-{
-	uint8_t *p = buf;
-
-	for (size_t i = 0; i < len; i++)
-		p[i] = pattern_byte(off + i, seed);
-}
-
-/* Index of the first byte that differs from the pattern, or len. */
-size_t demo_pattern_check(const void *buf, size_t len, uint64_t off, uint32_t seed)
-{
+	static uint8_t want[CHUNK];
 	const uint8_t *p = buf;
+	size_t i;
 
-	for (size_t i = 0; i < len; i++)
-		if (p[i] != pattern_byte(off + i, seed))
-			return i;
-	return len;
+	if (len > sizeof(want))
+		len = sizeof(want);
+	tns_pattern(want, len, off, seed);
+	for (i = 0; i < len && p[i] == want[i]; i++)
+		;
+	return i;
 }
 
 static int64_t now_ms(void)
@@ -92,16 +83,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int tcp_state(int fd)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
-		return -errno;
-	return ti.tcpi_state;
 }
 
 static int set_nonblock(int fd)
@@ -133,7 +114,7 @@ static int write_pattern(int fd, uint64_t off, uint64_t len, uint32_t seed)
 		size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
 		ssize_t w;
 
-		demo_pattern(buf, n, off, seed);
+		tns_pattern(buf, n, off, seed);
 		w = send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EAGAIN) {
@@ -258,7 +239,7 @@ static int origin_do(struct demo *d, const struct srv_cmd *cmd, int *lfd, int *f
 				return -errno;
 			if (n == 0)
 				return -EPIPE;
-			if (demo_pattern_check(buf, (size_t)n, rd[i], c->seed_c) != (size_t)n)
+			if (pattern_check(buf, (size_t)n, rd[i], c->seed_c) != (size_t)n)
 				return -EILSEQ;
 			rd[i] += (uint64_t)n;
 			left -= (uint64_t)n;
@@ -273,7 +254,7 @@ static int origin_do(struct demo *d, const struct srv_cmd *cmd, int *lfd, int *f
 	case OP_SHUTDOWN:
 		return shutdown(fd[i], SHUT_WR) ? -errno : 0;
 	case OP_STATE:
-		return tcp_state(fd[i]);
+		return tns_tcp_state(fd[i]);
 	}
 	return -EINVAL;
 }
@@ -536,7 +517,7 @@ static void client_read(struct demo *d, struct demo_conn *c)
 			c->c_failed = true;
 			return;
 		}
-		bad = demo_pattern_check(buf, (size_t)n, c->c_rcvd, c->seed_s);
+		bad = pattern_check(buf, (size_t)n, c->c_rcvd, c->seed_s);
 		if (bad != (size_t)n) {
 			demo_conn_fail(c, "client: byte %llu of the server's stream is wrong",
 				       (unsigned long long)(c->c_rcvd + bad));
@@ -710,7 +691,7 @@ static void dest_io(const struct demo_conn *c, struct dest_job *j, short revents
 					 (unsigned long long)(j->got + (uint64_t)n - j->to_read));
 				return;
 			}
-			size_t bad = demo_pattern_check(buf, (size_t)n, c->o_read + j->got,
+			size_t bad = pattern_check(buf, (size_t)n, c->o_read + j->got,
 							c->seed_c);
 
 			if (bad != (size_t)n) {
@@ -726,7 +707,7 @@ static void dest_io(const struct demo_conn *c, struct dest_job *j, short revents
 		size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
 		ssize_t w;
 
-		demo_pattern(buf, n, c->o_written + j->put, c->seed_s);
+		tns_pattern(buf, n, c->o_written + j->put, c->seed_s);
 		w = send(j->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
@@ -747,135 +728,242 @@ static void dest_io(const struct demo_conn *c, struct dest_job *j, short revents
 		j->done = true;
 }
 
-static void dest_main(struct demo *d, int res)
+/*
+ * The application state the destination server starts from, one line per
+ * connection saved: what the origin server had read and written, whether
+ * it had shut its side, the streams' lengths and seeds, the socket's fd.
+ */
+int demo_dest_state(const struct demo *d, const char *path)
 {
-	struct dest_job jobs[DEMO_MAX_CONNS];
-	struct pollfd pfd[DEMO_MAX_CONNS];
-	int map[DEMO_MAX_CONNS];
-	int64_t deadline = now_ms() + DEST_DEADLINE_MS;
+	FILE *f = fopen(path, "we");
 
+	if (!f) {
+		demo_set_err("%s: %m", path);
+		return -1;
+	}
 	for (int i = 0; i < d->nconns; i++) {
 		const struct demo_conn *c = &d->conns[i];
+
+		if (c->saved)
+			fprintf(f, "conn %d %d %d %" PRIu64 " %" PRIu64 " %d %" PRIu64 " %" PRIu64
+				   " %u %u\n",
+				c->idx, c->ofd, c->state, c->o_read, c->o_written, (int)c->o_shut,
+				c->c_total, c->s_total, c->seed_c, c->seed_s);
+	}
+	if (fclose(f)) {
+		demo_set_err("%s: %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The head of the kernel's struct tcp_info up to tcpi_segs_in (Linux 4.2),
+ * which the C library's copy of the struct does not reach.
+ */
+struct tcp_info_segs {
+	uint8_t tcpi_state;
+	uint8_t bytes[7];
+	uint32_t u32s[24];	/* tcpi_rto .. tcpi_total_retrans */
+	uint64_t u64s[4];	/* tcpi_pacing_rate .. tcpi_bytes_received */
+	uint32_t tcpi_segs_out;
+	uint32_t tcpi_segs_in;
+};
+
+/*
+ * The destination server, run by `soccr restore -- CMD` with the restored
+ * sockets at their saved fd numbers, the flows still locked: first, on
+ * stdout, each socket's state and the segments it has received (under the
+ * lock, only the ones the restore injected), then "ready"; then the rest of
+ * both streams, and a result line per connection. Exit status 0 if every
+ * connection made it.
+ */
+int demo_dest_main(const char *state_path)
+{
+	struct demo_conn conns[DEMO_MAX_CONNS];
+	struct dest_job jobs[DEMO_MAX_CONNS];
+	struct pollfd pfd[DEMO_MAX_CONNS];
+	int map[DEMO_MAX_CONNS], n = 0, bad = 0;
+	int64_t deadline = now_ms() + DEST_DEADLINE_MS;
+	char line[256];
+	FILE *f;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	f = fopen(state_path, "re");
+	if (!f) {
+		fprintf(stderr, "soccr-demo: %s: %m\n", state_path);
+		return 1;
+	}
+	while (n < DEMO_MAX_CONNS && fgets(line, sizeof(line), f)) {
+		struct demo_conn *c = &conns[n];
+		int shut;
+
+		memset(c, 0, sizeof(*c));
+		if (sscanf(line, "conn %d %d %d %" SCNu64 " %" SCNu64 " %d %" SCNu64 " %" SCNu64
+				 " %u %u",
+			   &c->idx, &c->ofd, &c->state, &c->o_read, &c->o_written, &shut, &c->c_total,
+			   &c->s_total, &c->seed_c, &c->seed_s) == 10) {
+			c->o_shut = shut;
+			n++;
+		}
+	}
+	fclose(f);
+	for (int i = 0; i < n; i++) {
+		struct tcp_info_segs ti;
+		socklen_t len = sizeof(ti);
+
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(conns[i].ofd, IPPROTO_TCP, TCP_INFO, &ti, &len) || len < sizeof(ti)) {
+			printf("missing %d %s\n", conns[i].idx, strerror(errno));
+			conns[i].failed = true;
+			continue;
+		}
+		printf("state %d %d %u\n", conns[i].idx, ti.tcpi_state, ti.tcpi_segs_in);
+	}
+	printf("ready\n");
+	fflush(stdout);
+	/* The demo unlocks the flows once it has read the above: the streams go on. */
+	for (int i = 0; i < n; i++) {
+		const struct demo_conn *c = &conns[i];
 		struct dest_job *j = &jobs[i];
 
 		memset(j, 0, sizeof(*j));
-		j->fd = c->rfd;
+		j->fd = c->ofd;
 		j->to_read = c->c_total - c->o_read;
 		j->to_write = c->s_total - c->o_written;
 		j->shut = c->o_shut;
-		if (!c->restored)
-			j->done = true;
+		if (c->failed)
+			job_fail(j, "server: no socket at fd %d", c->ofd);
 		else
 			set_nonblock(j->fd);
 	}
 	for (;;) {
-		int n = 0, rc;
+		int np = 0, rc;
 
-		for (int i = 0; i < d->nconns; i++) {
+		for (int i = 0; i < n; i++) {
 			struct dest_job *j = &jobs[i];
 
 			if (j->done)
 				continue;
-			pfd[n] = (struct pollfd){ .fd = j->fd, .events = j->eof ? 0 : POLLIN };
+			pfd[np] = (struct pollfd){ .fd = j->fd, .events = j->eof ? 0 : POLLIN };
 			if (j->put < j->to_write || !j->shut)
-				pfd[n].events |= POLLOUT;
-			map[n++] = i;
+				pfd[np].events |= POLLOUT;
+			map[np++] = i;
 		}
-		if (!n || now_ms() > deadline)
+		if (!np || now_ms() > deadline)
 			break;
-		rc = poll(pfd, (nfds_t)n, 100);
+		rc = poll(pfd, (nfds_t)np, 100);
 		if (rc < 0 && errno != EINTR)
 			break;
-		for (int k = 0; rc > 0 && k < n; k++)
+		for (int k = 0; rc > 0 && k < np; k++)
 			if (pfd[k].revents)
-				dest_io(&d->conns[map[k]], &jobs[map[k]], pfd[k].revents);
+				dest_io(&conns[map[k]], &jobs[map[k]], pfd[k].revents);
 	}
-	for (int i = 0; i < d->nconns; i++) {
-		const struct demo_conn *c = &d->conns[i];
+	for (int i = 0; i < n; i++) {
 		struct dest_job *j = &jobs[i];
-		struct dest_res r = { .idx = i };
 
-		if (!c->restored)
-			continue;
 		if (!j->done)
 			job_fail(j, "server: timed out (read %llu/%llu, wrote %llu/%llu%s)",
 				 (unsigned long long)j->got, (unsigned long long)j->to_read,
 				 (unsigned long long)j->put, (unsigned long long)j->to_write,
 				 j->eof ? ", EOF seen" : "");
-		r.ok = !j->failed;
-		snprintf(r.why, sizeof(r.why), "%s", j->why);
-		close(j->fd);
-		if (write(res, &r, sizeof(r)) != sizeof(r))
-			_exit(1);
+		printf("result %d %s\n", conns[i].idx, j->failed ? j->why : "ok");
+		bad += j->failed;
+		if (!conns[i].failed)
+			close(j->fd);
 	}
-	_exit(0);
+	fflush(stdout);
+	return bad ? 1 : 0;
 }
 
-int demo_dest_start(struct demo *d)
+/* One line of the destination server's output, by the deadline. 1, 0 at its end, or -1. */
+static int dest_line(struct demo *d, char *line, size_t len, int64_t deadline)
 {
-	int pfd[2], keep[DEMO_MAX_CONNS + 1], nkeep = 0;
-	pid_t pid;
+	static char buf[4096];
+	static size_t have;
 
-	if (pipe2(pfd, O_CLOEXEC)) {
-		demo_set_err("pipe: %m");
-		return -1;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		demo_set_err("fork: %m");
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		keep[nkeep++] = pfd[1];
-		for (int i = 0; i < d->nconns; i++)
-			if (d->conns[i].restored)
-				keep[nkeep++] = d->conns[i].rfd;
-		if (setns(d->nsfd[H_DEST], CLONE_NEWNET))
-			_exit(1);
-		close_other_fds(keep, nkeep);
-		dest_main(d, pfd[1]);
-	}
-	close(pfd[1]);
-	d->dest_pid = pid;
-	d->dest_res = pfd[0];
-	/* The sockets now belong to the destination server. */
-	for (int i = 0; i < d->nconns; i++)
-		if (d->conns[i].restored && d->conns[i].rfd >= 0) {
-			close(d->conns[i].rfd);
-			d->conns[i].rfd = -1;
+	for (;;) {
+		char *nl = memchr(buf, '\n', have);
+		ssize_t n;
+
+		if (nl) {
+			size_t k = (size_t)(nl - buf);
+
+			snprintf(line, len, "%.*s", (int)k, buf);
+			memmove(buf, nl + 1, have - k - 1);
+			have -= k + 1;
+			return 1;
 		}
-	return 0;
+		if (have == sizeof(buf))
+			have = 0;	/* a line too long for us: not one of the server's */
+		int64_t left = deadline - now_ms();
+
+		if (left < 0 || wait_fd(d->dest_res, POLLIN, (int)left))
+			return -1;
+		n = read(d->dest_res, buf + have, sizeof(buf) - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -1 : 0;
+		have += (size_t)n;
+	}
+}
+
+static struct demo_conn *conn_at(struct demo *d, int idx)
+{
+	return idx >= 0 && idx < d->nconns ? &d->conns[idx] : NULL;
+}
+
+/* The destination server's first report: the restored sockets, before the unlock. 0 or -1. */
+int demo_dest_ready(struct demo *d, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	char line[256], why[128];
+	unsigned int segs;
+	int idx, st;
+
+	while (dest_line(d, line, sizeof(line), deadline) > 0) {
+		struct demo_conn *c;
+
+		if (!strcmp(line, "ready"))
+			return 0;
+		if (sscanf(line, "state %d %d %u", &idx, &st, &segs) == 3 && (c = conn_at(d, idx))) {
+			c->restored = true;
+			c->r_state = st;
+			c->segs_in = segs;
+		} else if (sscanf(line, "missing %d %127[^\n]", &idx, why) == 2 &&
+			   (c = conn_at(d, idx))) {
+			demo_conn_fail(c, "destination server: no socket: %s", why);
+		}
+	}
+	return -1;
 }
 
 /* Read the destination server's results; kill it if it has not finished in time. */
 void demo_dest_collect(struct demo *d, int timeout_ms)
 {
-	struct dest_res r;
 	int64_t deadline = now_ms() + timeout_ms;
+	char line[256], why[DEMO_WHY_LEN];
+	int idx, st;
 
 	if (d->dest_pid <= 0 || d->dest_done)
 		return;
-	for (;;) {
-		int64_t left = deadline - now_ms();
+	while (dest_line(d, line, sizeof(line), deadline) > 0) {
+		struct demo_conn *c;
 
-		if (left < 0 || wait_fd(d->dest_res, POLLIN, (int)left))
-			break;
-		ssize_t n = read(d->dest_res, &r, sizeof(r));
-
-		if (n != sizeof(r))
-			break;
-		if (r.idx >= 0 && r.idx < d->nconns) {
-			d->conns[r.idx].d_ok = r.ok;
-			snprintf(d->conns[r.idx].d_why, sizeof(d->conns[r.idx].d_why), "%s", r.why);
+		why[0] = '\0';
+		if (sscanf(line, "result %d %95[^\n]", &idx, why) == 2 && (c = conn_at(d, idx))) {
+			c->d_ok = !strcmp(why, "ok");
+			snprintf(c->d_why, sizeof(c->d_why), "%s", c->d_ok ? "" : why);
 		}
 	}
-	kill(d->dest_pid, SIGKILL);
-	while (waitpid(d->dest_pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	/* soccr restore exits with the server's status; it and the server go if still there. */
+	if (waitpid(d->dest_pid, &st, WNOHANG) != d->dest_pid) {
+		kill(d->dest_pid, SIGKILL);
+		while (waitpid(d->dest_pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	d->dest_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	close(d->dest_res);
 	d->dest_res = -1;
 	d->dest_pid = 0;
@@ -956,9 +1044,17 @@ int demo_capture_open(struct demo *d)
 	}
 	d->pcap = p;
 	if (d->pcap_path) {
-		d->dumper = cli_pcap_create(p, "demo", d->pcap_path);
+		/* A new private file, never through a link (as the tool's --pcap). */
+		int e = 0;
+		FILE *f = sc_create_private(d->pcap_path, &e);
+
+		d->dumper = f ? pcap_dump_fopen(p, f) : NULL;
 		if (!d->dumper) {
-			demo_set_err("%s: not written", d->pcap_path);
+			demo_set_err("--pcap %s: %s", d->pcap_path,
+				     f ? pcap_geterr(p) : sc_create_private_why(e) ?
+				     sc_create_private_why(e) : strerror(-e));
+			if (f)
+				fclose(f);
 			d->pcap = NULL;
 			goto err;
 		}

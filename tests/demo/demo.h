@@ -1,30 +1,32 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * soccr demo: live TCP connections in every state migrate from an "origin"
+ * soccr-demo: live TCP connections in every state migrate from an "origin"
  * host to a "destination" host while a "client" host keeps talking to them.
- * Hosts are network namespaces joined by a bridge in a fourth one.
+ * Hosts are network namespaces joined by a bridge in a fourth one. Every
+ * checkpoint step is the soccr tool's own command (lock, save, show,
+ * restore --verify, lock list/del/detach); this program is the network, the
+ * applications and the checks around them.
  *
- *   cmd_demo.c   options, the guardian process (cleanup on every exit path),
- *                the steps in order, the final table
- *   demo_net.c   namespaces, topology, commands run inside them, the
- *                client-side packet holds (nftables), neighbour announcements
- *   demo_app.c   the applications: the client (in the demo process), the
- *                origin server and the destination server (child processes),
- *                the deterministic byte patterns, the client-side capture
- *   demo_ckpt.c  lock, save (pidfd_getfd), images, restore, unlock
+ *   main.c   options, the guardian process (cleanup on every exit path),
+ *            the steps in order, the final table
+ *   net.c    namespaces, topology, commands run inside them (the soccr tool
+ *            too), the client-side packet holds (nftables), neighbour
+ *            announcements
+ *   app.c    the applications: the client (in the demo process), the origin
+ *            server (a child process) and the destination server (this
+ *            program again, run by `soccr restore -- CMD` with the restored
+ *            sockets), the deterministic byte patterns, the client's capture
+ *   ckpt.c   the checkpoint through the soccr tool: lock, save, show,
+ *            restore, unlock, and what their output says
  */
-#ifndef SOCCR_CLI_DEMO_H
-#define SOCCR_CLI_DEMO_H
+#ifndef SOCCR_TESTS_DEMO_H
+#define SOCCR_TESTS_DEMO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-
-#include <soccr/lock.h>
-#include <soccr/soccr.h>
-
 /* Addresses of the demo network (private to its namespaces). */
 #define DEMO_NET4 "10.199.0."
 #define DEMO_NET6 "fd99::"
@@ -75,17 +77,16 @@ struct demo_conn {
 	bool o_shut;
 	int o_state;			/* last TCP state it reported */
 
-	/* Checkpoint. */
+	/* Checkpoint (from `soccr show` of the image). */
 	bool saved;
-	struct libsoccr_sk_data data;
-	union libsoccr_addr self, peer;
-	char *recvq, *sendq;
-	int save_fd;			/* our pidfd_getfd() copy, closed once the origin is dead */
+	uint32_t inq_len, outq_len;
 
 	/* Restore. */
 	bool restored;
-	int rfd;
-	unsigned int injected;		/* segments the restored socket received under the lock */
+	int r_state;			/* the restored socket's state, under the lock */
+	unsigned int segs_in;		/* segments it received under the lock (the kernel's count) */
+	unsigned int injected;		/* segments `soccr restore --verify` saw injected */
+	unsigned int absorbed;		/* ... and proved absorbed */
 	int verdict;			/* VERDICT_* */
 
 	/* Results. */
@@ -103,9 +104,10 @@ struct demo {
 	pid_t gpid;			/* the guardian's pid: part of every name */
 	char ns[H_NR][40];		/* namespace names */
 	int nsfd[H_NR];
-	int home_ns;			/* the namespace the demo started in */
-	char pin_dir[2][64];		/* lock pins: [0] origin, [1] destination */
-	char tmpdir[64];		/* images */
+	char tmpdir[64];		/* the image, the state handed to the destination */
+	char image[96];			/* the image `soccr save` writes */
+	const char *soccr;		/* the soccr tool */
+	char self[256];			/* this program, run again as the destination server */
 	const char *pcap_path;
 	bool verbose;
 
@@ -116,28 +118,30 @@ struct demo {
 
 	pid_t origin_pid;
 	int origin_ctl;			/* command socket to the origin server */
-	pid_t dest_pid;
-	int dest_res;			/* result pipe from the destination server */
+	pid_t dest_pid;			/* `soccr restore -- soccr-demo --dest-server` */
+	int dest_res;			/* its standard output: the destination server's reports */
 	bool dest_done;
-
-	struct soccr_lock *lock[2];	/* [0] origin, [1] destination */
+	int dest_status;		/* soccr restore's exit status */
+	unsigned int seg_total, seg_absorbed;	/* restore --verify's summary */
 
 	void *pcap;			/* pcap_t * on the client's eth0 */
 	void *dumper;			/* pcap_dumper_t * for --pcap */
 	uint64_t pkts, other_rst;
-	uint64_t images_bytes;
-	bool images;
+	uint64_t image_bytes;
 	char neigh_how[256];
 };
 
-/* demo_net.c */
+/* net.c */
 void demo_names(struct demo *d, pid_t gpid);
 int demo_topology(struct demo *d);
 void demo_teardown(struct demo *d);
 int demo_enter(struct demo *d, enum demo_host h);
 int demo_leave(struct demo *d);
+int demo_spawn(int nsfd, int out_fd, int err_fd, char **argv);
 int demo_run(int nsfd, char *out, size_t outlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+int demo_soccr(struct demo *d, enum demo_host h, char *out, size_t outlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 int demo_hold_setup(struct demo *d);
 int demo_hold(struct demo *d, const struct demo_conn *c, bool on);
 int demo_move_service(struct demo *d);
@@ -148,9 +152,7 @@ void demo_host_addr(int fam, int host, uint16_t port, struct sockaddr_storage *s
 const char *demo_err(void);
 void demo_set_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* demo_app.c */
-void demo_pattern(void *buf, size_t len, uint64_t off, uint32_t seed);
-size_t demo_pattern_check(const void *buf, size_t len, uint64_t off, uint32_t seed);
+/* app.c */
 int demo_origin_start(struct demo *d);
 int demo_origin_cmd(struct demo *d, int op, struct demo_conn *c, uint32_t len);
 void demo_origin_kill(struct demo *d);
@@ -159,7 +161,9 @@ int demo_client_write(struct demo_conn *c, uint64_t len);
 int demo_client_finish_connects(struct demo *d);
 void demo_client_pump(struct demo *d, int timeout_ms);
 bool demo_client_all_done(const struct demo *d);
-int demo_dest_start(struct demo *d);
+int demo_dest_state(const struct demo *d, const char *path);
+int demo_dest_main(const char *state_path);
+int demo_dest_ready(struct demo *d, int timeout_ms);
 void demo_dest_collect(struct demo *d, int timeout_ms);
 int demo_capture_open(struct demo *d);
 void demo_capture_close(struct demo *d);
@@ -168,15 +172,14 @@ void demo_conn_fail(struct demo_conn *c, const char *fmt, ...)
 
 enum { OP_LISTEN, OP_ACCEPT, OP_CONNECT, OP_READ, OP_WRITE, OP_SHUTDOWN, OP_STATE };
 
-/* demo_ckpt.c */
+/* ckpt.c */
 int demo_lock(struct demo *d);
 int demo_save(struct demo *d);
+int demo_lock_dest(struct demo *d);
 int demo_restore(struct demo *d);
 int demo_unlock(struct demo *d);
-void demo_lock_cleanup(struct demo *d);
-void demo_ckpt_free(struct demo *d);
 
 const char *demo_state_name(int state);
 const char *demo_fam_name(int fam);
 
-#endif /* SOCCR_CLI_DEMO_H */
+#endif /* SOCCR_TESTS_DEMO_H */

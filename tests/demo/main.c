@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * soccr demo: live TCP connections, in every state and address family,
+ * soccr-demo: live TCP connections, in every state and address family,
  * migrate from an origin host to a destination host while their client
- * keeps talking; see demo.h for the parts.
+ * keeps talking, checkpointed and restored by the soccr tool's own
+ * commands; see demo.h for the parts. `make demo` runs it.
  *
  * Two processes: the guardian (the one the user started) only waits and
  * cleans up, by name, whatever is left when the worker ends, however it
@@ -26,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "demo.h"
+#include "tns.h"
 
 #define NSTEPS 11
 #define STATE_DEADLINE_MS 3000
@@ -44,24 +45,28 @@ static int step_no;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: soccr demo [--pcap FILE] [--synack-held] [-v]\n"
+		"usage: soccr-demo [--soccr PATH] [--pcap FILE] [--synack-held] [-v]\n"
 		"\n"
 		"Migrate live TCP connections between two hosts, end to end, in private network\n"
-		"namespaces (needs root, touches nothing outside them):\n"
+		"namespaces (needs root, touches nothing outside them), with the soccr tool:\n"
 		"  - a client, an origin and a destination host on one bridge;\n"
 		"  - a server on the origin holds connections from the client in every state\n"
 		"    (ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING, CLOSE,\n"
 		"    SYN_SENT) and family (IPv4, IPv6, v4-mapped IPv6), with data in flight;\n"
-		"  - lock, save from the live process, kill it, move the service address,\n"
-		"    restore on the destination into a new server process, unlock;\n"
+		"  - soccr lock, soccr save from the live process, kill it, move the service\n"
+		"    address, soccr restore --verify on the destination into a new server\n"
+		"    process, soccr lock del;\n"
 		"  - the client checks every byte both ways, EOF where the FIN was, no reset.\n"
 		"\n"
+		"  --soccr PATH    the soccr tool (default: $SOCCR, else the soccr beside this\n"
+		"                  program, else soccr in PATH)\n"
 		"  --pcap FILE     write the client-side capture to FILE\n"
 		"  --synack-held   SYN_SENT with a half-open peer: the client's SYN-ACK is held\n"
 		"                  back (the default; accepted for compatibility)\n"
-		"  -v, --verbose   library debug log on stderr\n"
+		"  -v, --verbose   the soccr commands' debug log on stderr\n"
+		"  -h, --help      this help\n"
 		"\n"
-		"Exit status 0 only if every connection made it.\n");
+		"Exit status 0 only if every connection made it, 1 if not, 2 on a usage error.\n");
 }
 
 static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -157,7 +162,7 @@ static void init_conns(struct demo *d)
 			c->port = (uint16_t)(DEMO_PORT_BASE + n);
 			c->seed_s = 0x5eed0000u + (uint32_t)n * 2;
 			c->seed_c = 0x5eed0001u + (uint32_t)n * 2;
-			c->cfd = c->lfd = c->ofd = c->save_fd = c->rfd = -1;
+			c->cfd = c->lfd = c->ofd = -1;
 			script(c);
 			n++;
 		}
@@ -393,7 +398,7 @@ static void judge_all(struct demo *d)
 static int print_table(struct demo *d)
 {
 	static const char *const verdicts[] = { "n.a.", "absorbed", "NOT absorbed" };
-	uint64_t s_bytes = 0, c_bytes = 0, drops = 0;
+	uint64_t s_bytes = 0, drops = 0;
 	unsigned int rst = 0;
 	int ok = 0;
 
@@ -404,18 +409,17 @@ static int print_table(struct demo *d)
 		char rq[16] = "-", sq[16] = "-", inj[16] = "-";
 
 		if (c->saved) {
-			snprintf(rq, sizeof(rq), "%u", c->data.inq_len);
-			snprintf(sq, sizeof(sq), "%u", c->data.outq_len);
+			snprintf(rq, sizeof(rq), "%u", c->inq_len);
+			snprintf(sq, sizeof(sq), "%u", c->outq_len);
 		}
 		if (c->restored)
 			snprintf(inj, sizeof(inj), "%u", c->injected);
-		printf(" %2d  %-11s  %-9s  %6s  %6s  %8s  %-12s  %s%s%s\n", i + 1,
+		printf(" %2d  %-11s  %-9s  %6s  %6s  %8s  %-12s  %s%s\n", i + 1,
 		       demo_state_name(c->state), demo_fam_name(c->fam), rq, sq, inj,
 		       c->restored ? verdicts[c->verdict] : "-", c->failed ? "FAIL: " : "OK",
-		       c->failed ? c->why : "", "");
+		       c->failed ? c->why : "");
 		ok += !c->failed;
 		s_bytes += c->c_rcvd;
-		c_bytes += c->o_read;
 		drops += c->lock_dropped;
 		rst += c->rst;
 	}
@@ -424,7 +428,6 @@ static int print_table(struct demo *d)
 	       "%u RST on the client's wire (%llu packets captured, %llu RST on other flows).\n",
 	       ok, d->nconns, (unsigned long long)s_bytes, (unsigned long long)drops, rst,
 	       (unsigned long long)d->pkts, (unsigned long long)d->other_rst);
-	(void)c_bytes;
 	return ok == d->nconns && !d->other_rst ? 0 : -1;
 }
 
@@ -433,13 +436,14 @@ static int run(struct demo *d)
 	uint64_t s_mid = 0, c_mid = 0;
 	int rc = -1, saved = 0, restored = 0;
 
-	printf("soccr demo: live TCP connections migrate between hosts (namespaces soccr-demo-%d-*,\n"
-	       "  images in %s)\n"
+	printf("soccr-demo: live TCP connections migrate between hosts (namespaces soccr-demo-%d-*,\n"
+	       "  files in %s, checkpoints by %s)\n"
 	       "  client " DEMO_NET4 "%d " DEMO_NET6 "%d, origin " DEMO_NET4 "%d " DEMO_NET6
 	       "%d, destination " DEMO_NET4 "%d " DEMO_NET6 "%d;\n"
 	       "  service address " DEMO_NET4 "%d " DEMO_NET6 "%d starts on the origin\n",
-	       (int)d->gpid, d->tmpdir, DEMO_CLIENT_HOST, DEMO_CLIENT_HOST, DEMO_ORIGIN_HOST,
-	       DEMO_ORIGIN_HOST, DEMO_DEST_HOST, DEMO_DEST_HOST, DEMO_SVC_HOST, DEMO_SVC_HOST);
+	       (int)d->gpid, d->tmpdir, d->soccr, DEMO_CLIENT_HOST, DEMO_CLIENT_HOST,
+	       DEMO_ORIGIN_HOST, DEMO_ORIGIN_HOST, DEMO_DEST_HOST, DEMO_DEST_HOST, DEMO_SVC_HOST,
+	       DEMO_SVC_HOST);
 
 	step("building the network: 4 namespaces, a bridge, 3 hosts");
 	if (demo_topology(d) || demo_hold_setup(d) || demo_capture_open(d))
@@ -465,7 +469,7 @@ static int run(struct demo *d)
 	else
 		step_ok("client-side drops hold back the server's FIN where it must stay unacked");
 
-	step("locking %d flows on origin and destination (tc, eBPF)", d->nconns);
+	step("locking %d flows on the origin (soccr lock attach, soccr lock add)", d->nconns);
 	if (demo_lock(d))
 		return step_fail();
 	step_ok(NULL);
@@ -476,44 +480,40 @@ static int run(struct demo *d)
 	step_ok("%llu bytes server->client, %llu bytes client->server", (unsigned long long)s_mid,
 		(unsigned long long)c_mid);
 
-	step("saving %d sockets from origin pid %d (pidfd_getfd, TCP_REPAIR)", d->nconns,
-	     (int)d->origin_pid);
+	step("saving the sockets of origin pid %d (soccr save, soccr show)", (int)d->origin_pid);
 	rc = demo_save(d);
 	for (int i = 0; i < d->nconns; i++)
 		saved += d->conns[i].saved;
 	if (rc)
 		printf("%d saved; %s\n", saved, demo_err());
 	else
-		step_ok("%d images, %llu bytes, in %s", saved, (unsigned long long)d->images_bytes,
-			d->tmpdir);
+		step_ok("%d sockets in %s, %llu bytes; queues as expected", saved, d->image,
+			(unsigned long long)d->image_bytes);
 
 	step("killing the origin server (its sockets are in repair mode: no FIN, no RST)");
 	demo_origin_kill(d);
-	for (int i = 0; i < d->nconns; i++)
-		if (d->conns[i].save_fd >= 0) {
-			close(d->conns[i].save_fd);
-			d->conns[i].save_fd = -1;
-		}
 	step_ok(NULL);
 
-	step("moving the service address to the destination");
-	if (demo_move_service(d))
+	step("locking the flows on the destination (soccr lock add --attach --image), "
+	     "moving the service address there");
+	if (demo_lock_dest(d) || demo_move_service(d))
 		return step_fail();
 	step_ok("%s", d->neigh_how);
 
-	step("restoring %d sockets on the destination from their images", saved);
+	step("restoring %d sockets on the destination (soccr restore --verify -- soccr-demo "
+	     "--dest-server)", saved);
 	rc = demo_restore(d);
 	for (int i = 0; i < d->nconns; i++)
 		restored += d->conns[i].restored;
-	if (demo_dest_start(d))
+	if (!restored)
 		return step_fail();
 	if (rc)
 		printf("%d restored; %s\n", restored, demo_err());
 	else
-		step_ok("%d restored, handed to the destination server pid %d", restored,
-			(int)d->dest_pid);
+		step_ok("%d restored, %u segments injected, %u absorbed; handed to the destination "
+			"server", restored, d->seg_total, d->seg_absorbed);
 
-	step("unlocking: held packets flow again, to the destination");
+	step("unlocking: held packets flow again, to the destination (soccr lock del --image)");
 	rc = demo_unlock(d);
 	for (int i = 0; i < d->nconns; i++) {
 		struct demo_conn *c = &d->conns[i];
@@ -524,7 +524,7 @@ static int run(struct demo *d)
 	d->migrated = true;
 	if (rc)
 		return step_fail();
-	step_ok("client-side drops removed too");
+	step_ok("client-side drops removed too; locks detached");
 
 	step("client and destination server finish their streams");
 	if (finish(d))
@@ -538,32 +538,24 @@ static int run(struct demo *d)
 
 static int worker(struct demo *d)
 {
-	int rc;
+	int rc = run(d);
 
-	d->home_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (d->home_ns < 0) {
-		cli_err("demo: /proc/self/ns/net: %m");
-		return EXIT_FAIL;
-	}
-	rc = run(d);
 	/* Cleanup, in the order the pieces depend on each other. */
 	demo_origin_kill(d);
 	if (d->dest_pid > 0)
 		demo_dest_collect(d, 0);
 	demo_capture_close(d);
-	demo_lock_cleanup(d);
-	demo_ckpt_free(d);
 	for (int i = 0; i < d->nconns; i++) {
 		if (d->conns[i].cfd >= 0)
 			close(d->conns[i].cfd);
 		if (d->conns[i].lfd >= 0)
 			close(d->conns[i].lfd);
 	}
+	/* The locks go with the namespaces' devices: the tool pins nothing. */
 	demo_teardown(d);
-	close(d->home_ns);
-	printf("cleaned up: namespaces, locks and pinned objects removed\n");
+	printf("cleaned up: namespaces, locks and files removed\n");
 	fflush(stdout);
-	return rc ? EXIT_FAIL : EXIT_OK;
+	return rc ? 1 : 0;
 }
 
 static volatile sig_atomic_t got_signal;
@@ -573,67 +565,118 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
-int cmd_demo(int argc, char **argv)
+/* The soccr tool: --soccr, $SOCCR, the one beside this program, or soccr in PATH. */
+static const char *find_soccr(const char *opt, const char *self, char *buf, size_t len)
+{
+	const char *env = getenv("SOCCR");
+	char *slash;
+
+	if (opt)
+		return opt;
+	if (env && *env)
+		return env;
+	snprintf(buf, len, "%s", self);
+	slash = strrchr(buf, '/');
+	if (slash && (size_t)(slash - buf) + sizeof("/soccr") <= len) {
+		strcpy(slash, "/soccr");
+		if (!access(buf, X_OK))
+			return buf;
+	}
+	return "soccr";
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "soccr-demo: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try 'soccr-demo --help')\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "soccr", required_argument, NULL, 'S' },
 		{ "pcap", required_argument, NULL, 'P' },
 		{ "synack-held", no_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "dest-server", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static char soccr_buf[512];
 	struct sigaction sa = { .sa_handler = on_signal };
+	const char *soccr_opt = NULL;
 	struct demo *d;
-	int opt, status, rc;
+	int opt, status;
+	ssize_t n;
 	pid_t pid;
 
-	optind = 0; /* glibc: start afresh, whatever main() parsed */
 	opterr = 0;
 	d = calloc(1, sizeof(*d));
 	if (!d) {
-		cli_err("demo: out of memory");
-		return EXIT_FAIL;
+		fprintf(stderr, "soccr-demo: out of memory\n");
+		return 1;
 	}
 	/* No fds yet (calloc's 0 would be stdin to the cleanup). */
 	d->origin_ctl = d->dest_res = -1;
 	/* SYN_SENT against a half-open peer (libsoccr keeps the first SYN's timestamp). */
 	d->syn_hold_synack = true;
-	while ((opt = cli_getopt(argc, argv, ":sh", opts)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'S':
+			soccr_opt = optarg;
+			break;
 		case 'P':
 			d->pcap_path = optarg;
 			break;
 		case 's':
 			d->syn_hold_synack = true;
 			break;
+		case 'v':
+			d->verbose = true;
+			break;
 		case 'h':
 			usage(stdout);
 			free(d);
-			return EXIT_OK;
+			return 0;
+		case 'D':
+			/* The destination server, as `soccr restore -- CMD` runs it. */
+			free(d);
+			return demo_dest_main(optarg);
+		case ':':
+			free(d);
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
 			free(d);
-			return cli_opt_error("demo", opt, argv);
+			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc) {
-		cli_err("demo: unexpected argument '%s' (try 'soccr demo --help')", argv[optind]);
 		free(d);
-		return EXIT_USAGE;
+		return usage_error("unexpected argument '%s'", argv[optind]);
 	}
 	if (geteuid() != 0) {
-		cli_err("demo: needs root (network namespaces, TCP_REPAIR, eBPF)");
+		fprintf(stderr, "soccr-demo: needs root (network namespaces, TCP_REPAIR, eBPF)\n");
 		free(d);
-		return EXIT_FAIL;
+		return 1;
 	}
-	d->verbose = cli_g.verbose;
-	cli_setup_log(d->verbose);
+	n = readlink("/proc/self/exe", d->self, sizeof(d->self) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(d->self) - 1) {
+		fprintf(stderr, "soccr-demo: /proc/self/exe: cannot read this program's path\n");
+		free(d);
+		return 1;
+	}
+	d->self[n] = '\0';
+	d->soccr = find_soccr(soccr_opt, d->self, soccr_buf, sizeof(soccr_buf));
 	demo_names(d, getpid());
 	demo_leftovers(d->gpid, NULL);	/* a previous owner of this pid */
 	/* A name nobody can guess or prepare: mkdtemp() makes it, 0700. */
 	snprintf(d->tmpdir, sizeof(d->tmpdir), "/tmp/soccr-demo-XXXXXX");
 	if (!mkdtemp(d->tmpdir)) {
-		cli_err("demo: %s: %m", d->tmpdir);
+		fprintf(stderr, "soccr-demo: %s: %m\n", d->tmpdir);
 		free(d);
-		return EXIT_FAIL;
+		return 1;
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -641,12 +684,14 @@ int cmd_demo(int argc, char **argv)
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		cli_err("demo: fork: %m");
+		fprintf(stderr, "soccr-demo: fork: %m\n");
 		demo_leftovers(d->gpid, d->tmpdir);
 		free(d);
-		return EXIT_FAIL;
+		return 1;
 	}
 	if (pid == 0) {
+		int rc;
+
 		/* Its own process group: the guardian kills it with all its children at once. */
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -674,14 +719,15 @@ int cmd_demo(int argc, char **argv)
 	demo_leftovers(d->gpid, d->tmpdir);
 	free(d);
 	if (got_signal) {
-		cli_err("demo: interrupted by signal %d; namespaces, locks and files removed",
-			(int)got_signal);
-		return EXIT_FAIL;
+		fprintf(stderr, "soccr-demo: interrupted by signal %d; namespaces, locks and files "
+				"removed\n", (int)got_signal);
+		return 1;
 	}
 	if (status == -1 || !WIFEXITED(status)) {
-		cli_err("demo: the demo process died (%s); namespaces, locks and files removed",
+		fprintf(stderr, "soccr-demo: the demo process died (%s); namespaces, locks and files "
+				"removed\n",
 			status != -1 && WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "?");
-		return EXIT_FAIL;
+		return 1;
 	}
-	return WEXITSTATUS(status) == 0 ? EXIT_OK : EXIT_FAIL;
+	return WEXITSTATUS(status) == 0 ? 0 : 1;
 }

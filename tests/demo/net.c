@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * soccr demo, the network: four namespaces (a switch with a bridge, and the
+ * soccr-demo, the network: four namespaces (a switch with a bridge, and the
  * client, origin and destination hosts, each with one veth "eth0" on the
- * bridge), commands run inside them, the client-side packet holds, and the
- * move of the service address with the neighbour announcements a real host
- * sends when an address moves to it.
+ * bridge), commands run inside them (ip, nft and the soccr tool), the
+ * client-side packet holds, and the move of the service address with the
+ * neighbour announcements a real host sends when an address moves to it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <linux/if_packet.h>
+#include <poll.h>
 #include <net/ethernet.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -25,8 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "demo.h"
+#include "tns.h"
 
 static const char *const host_sfx[H_NR] = { "sw", "client", "origin", "dest" };
 static const int host_id[H_NR] = { 0, DEMO_CLIENT_HOST, DEMO_ORIGIN_HOST, DEMO_DEST_HOST };
@@ -54,47 +55,21 @@ void demo_names(struct demo *d, pid_t gpid)
 		snprintf(d->ns[h], sizeof(d->ns[h]), "soccr-demo-%d-%s", (int)gpid, host_sfx[h]);
 		d->nsfd[h] = -1;
 	}
-	snprintf(d->pin_dir[0], sizeof(d->pin_dir[0]), "/sys/fs/bpf/soccr-demo-%d-origin",
-		 (int)gpid);
-	snprintf(d->pin_dir[1], sizeof(d->pin_dir[1]), "/sys/fs/bpf/soccr-demo-%d-dest",
-		 (int)gpid);
 }
 
 /*
- * Run a command given as a printf format whose expansion is split at spaces
- * (no shell, no quoting: every argument here is a plain word), inside the
- * network namespace nsfd (-1: the current one). Its output goes to out (if
- * given) and, when it fails, into the error message. Returns its exit
- * status (0 success) or -1.
+ * Start argv[0] (found in PATH) with stdin from /dev/null, stdout on out_fd
+ * and stderr on err_fd, inside the network namespace nsfd (-1: the current
+ * one). Returns its pid or -1.
  */
-int demo_run(int nsfd, char *out, size_t outlen, const char *fmt, ...)
+int demo_spawn(int nsfd, int out_fd, int err_fd, char **argv)
 {
-	char cmd[512], buf[512], tail[256], *argv[64], *save = NULL, *tok;
-	size_t got = 0;
-	int argc = 0, pfd[2], status;
-	va_list ap;
 	pid_t pid;
-	ssize_t n;
 
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(buf, sizeof(buf), "%s", cmd);
-	for (tok = strtok_r(buf, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
-		argv[argc++] = tok;
-	argv[argc] = NULL;
-	if (!argc)
-		return -1;
-	if (pipe2(pfd, O_CLOEXEC)) {
-		demo_set_err("pipe: %m");
-		return -1;
-	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		demo_set_err("fork: %m");
-		close(pfd[0]);
-		close(pfd[1]);
 		return -1;
 	}
 	if (pid == 0) {
@@ -102,8 +77,8 @@ int demo_run(int nsfd, char *out, size_t outlen, const char *fmt, ...)
 
 		if (devnull >= 0)
 			dup2(devnull, 0);
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
+		dup2(out_fd, 1);
+		dup2(err_fd, 2);
 		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET)) {
 			dprintf(2, "setns: %m");
 			_exit(126);
@@ -112,26 +87,95 @@ int demo_run(int nsfd, char *out, size_t outlen, const char *fmt, ...)
 		dprintf(2, "%s: %m", argv[0]);
 		_exit(127);
 	}
-	close(pfd[1]);
-	tail[0] = '\0';
+	return pid;
+}
+
+/* Keep the end of a stream: the last line of an error output is the one to show. */
+static void keep_tail(char *tail, size_t size, const char *buf, size_t n)
+{
+	size_t have = strlen(tail);
+
+	if (n >= size - 1) {
+		memcpy(tail, buf + n - (size - 1), size - 1);
+		tail[size - 1] = '\0';
+		return;
+	}
+	if (have + n >= size) {
+		memmove(tail, tail + (have + n - (size - 1)), size - 1 - n);
+		have = size - 1 - n;
+	}
+	memcpy(tail + have, buf, n);
+	tail[have + n] = '\0';
+}
+
+/*
+ * Run argv inside namespace nsfd; its standard output goes to out (if given,
+ * truncated to outlen), its standard error into the error message when it
+ * fails (with verbose, to our standard error as it comes). Returns its exit
+ * status (0 success) or -1.
+ */
+static int run_argv(int nsfd, char *out, size_t outlen, char **argv, const char *what,
+		    bool verbose)
+{
+	char buf[4096], tail[256] = "";
+	struct pollfd p[2];
+	int po[2], pe[2], status, open_fds = 2;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe2(po, O_CLOEXEC)) {
+		demo_set_err("pipe: %m");
+		return -1;
+	}
+	if (pipe2(pe, O_CLOEXEC)) {
+		demo_set_err("pipe: %m");
+		close(po[0]);
+		close(po[1]);
+		return -1;
+	}
+	pid = demo_spawn(nsfd, po[1], pe[1], argv);
+	close(po[1]);
+	close(pe[1]);
 	if (out && outlen)
 		out[0] = '\0';
-	while ((n = read(pfd[0], tail, sizeof(tail) - 1)) != 0) {
-		if (n < 0) {
+	p[0] = (struct pollfd){ .fd = pid < 0 ? -1 : po[0], .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = pid < 0 ? -1 : pe[0], .events = POLLIN };
+	while (pid >= 0 && open_fds) {
+		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		tail[n] = '\0';
-		if (out && got + 1 < outlen) {
-			size_t k = (size_t)n < outlen - got - 1 ? (size_t)n : outlen - got - 1;
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
 
-			memcpy(out + got, tail, k);
-			got += k;
-			out[got] = '\0';
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				p[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			if (i == 1) {
+				keep_tail(tail, sizeof(tail), buf, (size_t)n);
+				if (verbose && write(2, buf, (size_t)n) < 0)
+					verbose = false;
+			} else if (out && got + 1 < outlen) {
+				size_t k = (size_t)n < outlen - got - 1 ? (size_t)n : outlen - got - 1;
+
+				memcpy(out + got, buf, k);
+				got += k;
+				out[got] = '\0';
+			}
 		}
 	}
-	close(pfd[0]);
+	close(po[0]);
+	close(pe[0]);
+	if (pid < 0)
+		return -1;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			demo_set_err("waitpid: %m");
@@ -139,32 +183,79 @@ int demo_run(int nsfd, char *out, size_t outlen, const char *fmt, ...)
 		}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	/* The last chunk read holds the tail of the output: usually the error line. */
 	char *nl;
 
 	while ((nl = strrchr(tail, '\n')) && nl[1] == '\0')
 		*nl = '\0';
 	nl = strrchr(tail, '\n');
-	demo_set_err("'%s' failed: %s", cmd, nl ? nl + 1 : tail[0] ? tail : "(no output)");
+	demo_set_err("'%s' failed: %s", what, nl ? nl + 1 : tail[0] ? tail : "(no output)");
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * Run a command given as a printf format whose expansion is split at spaces
+ * (no shell, no quoting: every argument here is a plain word), after the
+ * words of prefix (NULL: none), inside the network namespace nsfd (-1: the
+ * current one). See run_argv().
+ */
+static int run_fmt(int nsfd, char *out, size_t outlen, bool verbose, char **prefix,
+		   const char *fmt, va_list ap)
+{
+	char cmd[512], buf[512], *argv[64], *save = NULL, *tok;
+	int argc = 0;
+
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	snprintf(buf, sizeof(buf), "%s", cmd);
+	for (; prefix && *prefix && argc < 8; prefix++)
+		argv[argc++] = *prefix;
+	for (tok = strtok_r(buf, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	if (!argc)
+		return -1;
+	return run_argv(nsfd, out, outlen, argv, cmd, verbose);
+}
+
+int demo_run(int nsfd, char *out, size_t outlen, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = run_fmt(nsfd, out, outlen, false, NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int demo_soccr(struct demo *d, enum demo_host h, char *out, size_t outlen, const char *fmt, ...)
+{
+	char *prefix[] = { (char *)d->soccr, d->verbose ? "-v" : NULL, NULL };
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = run_fmt(d->nsfd[h], out, outlen, d->verbose, prefix, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int demo_enter(struct demo *d, enum demo_host h)
 {
-	if (setns(d->nsfd[h], CLONE_NEWNET)) {
-		demo_set_err("entering namespace %s: %m", d->ns[h]);
-		return -errno;
-	}
-	return 0;
+	int rc = tns_enter(d->nsfd[h]);
+
+	if (rc)
+		demo_set_err("entering namespace %s: %s", d->ns[h], strerror(-rc));
+	return rc;
 }
 
 int demo_leave(struct demo *d)
 {
-	if (setns(d->home_ns, CLONE_NEWNET)) {
-		demo_set_err("leaving the demo namespaces: %m");
-		return -errno;
-	}
-	return 0;
+	int rc = tns_leave();
+
+	(void)d;
+	if (rc)
+		demo_set_err("leaving the demo namespaces: %s", strerror(-rc));
+	return rc;
 }
 
 void demo_host_addr(int fam, int host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -524,7 +615,8 @@ int demo_move_service(struct demo *d)
 /*
  * Last-resort cleanup by name, for the guardian: whatever a killed or
  * crashed demo left behind. Deleting the namespaces removes their
- * interfaces, tc filters and nftables rules with them.
+ * interfaces, nftables rules and the locks (the tool's locks are found on
+ * the devices, never pinned) with them.
  */
 void demo_leftovers(pid_t gpid, const char *tmpdir)
 {
@@ -539,8 +631,6 @@ void demo_leftovers(pid_t gpid, const char *tmpdir)
 		if (!stat(path, &st))
 			demo_run(-1, NULL, 0, "ip netns del %s", d.ns[h]);
 	}
-	for (int i = 0; i < 2; i++)
-		cli_rm_tree(d.pin_dir[i]);
 	if (tmpdir && tmpdir[0])
-		cli_rm_tree(tmpdir);
+		tns_rm_tree(tmpdir);
 }
