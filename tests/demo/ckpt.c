@@ -15,7 +15,6 @@
  * saved (show), the segments the restore injected and their verdicts
  * (restore --verify), the packets the locks dropped (lock list).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,6 +29,7 @@
 #include <soccr/image.h>
 
 #include "demo.h"
+#include "tns.h"
 
 const char *demo_state_name(int state)
 {
@@ -39,24 +39,6 @@ const char *demo_state_name(int state)
 const char *demo_fam_name(int fam)
 {
 	return fam == FAM_V4 ? "ipv4" : fam == FAM_V6 ? "ipv6" : "v4-mapped";
-}
-
-/* ADDR:PORT or [ADDR]:PORT, as the tool reads them. */
-static void endpoint(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(sin->sin_port));
-	} else {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(sin6->sin6_port));
-	}
 }
 
 /* The connection whose service port is port, or NULL. */
@@ -95,8 +77,8 @@ int demo_lock(struct demo *d)
 		struct demo_conn *c = &d->conns[i];
 
 		/* The flow as the client sees it (a v4-mapped server talks IPv4 on the wire). */
-		endpoint(&c->c_peer, a, sizeof(a));
-		endpoint(&c->c_local, b, sizeof(b));
+		tns_endpoint(&c->c_peer, a, sizeof(a));
+		tns_endpoint(&c->c_local, b, sizeof(b));
 		if (demo_soccr(d, H_ORIGIN, NULL, 0, "lock add %s %s", a, b))
 			return -1;
 	}

@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tns.h"
+
 #ifndef TCP_REPAIR_OFF_NO_WP
 #define TCP_REPAIR_OFF_NO_WP -1
 #endif
@@ -40,23 +42,6 @@ static const char *state_name(int st)
 	};
 
 	return st > 0 && st < (int)(sizeof(names) / sizeof(names[0])) ? names[st] : "?";
-}
-
-static void endpoint(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(sin->sin_port));
-	} else {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(sin6->sin6_port));
-	}
 }
 
 static int queue_seq(int fd, int q, uint32_t *seq)
@@ -125,8 +110,8 @@ int main(int argc, char **argv)
 		perror("hold_socket: TCP_REPAIR");
 		return 1;
 	}
-	endpoint(&sa, sbuf, sizeof(sbuf));
-	endpoint(&ca, cbuf, sizeof(cbuf));
+	tns_endpoint(&sa, sbuf, sizeof(sbuf));
+	tns_endpoint(&ca, cbuf, sizeof(cbuf));
 	printf("server=%s client=%s rcv_nxt=%u snd_nxt=%u\n", sbuf, cbuf, rcv, snd);
 	fflush(stdout);
 	while (!stop)

@@ -60,6 +60,9 @@ void tns_addr(const struct tns_pair *p, int side, int family, uint16_t port,
  */
 int tns_tcp_connect(struct tns_pair *p, int family, bool mapped, int *client_fd, int *server_fd);
 
+/* ss as ADDR:PORT or [ADDR]:PORT (the soccr tool's form) into buf. */
+void tns_endpoint(const struct sockaddr_storage *ss, char *buf, size_t len);
+
 /* The loopback address of family (127.0.0.1 or ::1), port 0, into ss. */
 void tns_loopback(int family, struct sockaddr_storage *ss, socklen_t *len);
 
