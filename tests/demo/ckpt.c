@@ -196,6 +196,18 @@ static void read_verdicts(struct demo *d, const char *log)
 	fclose(f);
 }
 
+/* With -v: what soccr restore wrote (its debug log, the verdicts) on our stderr. */
+static void copy_log(const char *path)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	if (f)
+		fclose(f);
+}
+
 /*
  * Write what the destination server needs to carry on where the origin
  * server stopped (the application's state, which travels beside the
@@ -265,6 +277,8 @@ int demo_restore(struct demo *d)
 		return -1;
 	}
 	read_verdicts(d, log);
+	if (d->verbose)
+		copy_log(log);
 	for (int i = 0; i < d->nconns; i++) {
 		struct demo_conn *c = &d->conns[i];
 
