@@ -2,9 +2,12 @@
 /*
  * soccr-echo: the small server and client of the README's walkthrough.
  *
- *   soccr-echo [--name NAME] listen ADDR:PORT
+ *   soccr-echo [--name NAME] [--keep-open] listen ADDR:PORT
  *	listen on ADDR:PORT; answer each line a client sends with "NAME: line".
- *   soccr-echo [--name NAME]
+ *	When a client ends its input, close too, or with --keep-open leave the
+ *	connection half-closed (CLOSE_WAIT) for as long as the process runs:
+ *	the state in which the next server, after a restore, sees the end.
+ *   soccr-echo [--name NAME] [--keep-open]
  *	the same with the sockets of socket activation (LISTEN_FDS, LISTEN_PID,
  *	as `soccr restore -i IMAGE -- soccr-echo` passes them): listeners
  *	accept, connections are answered where the old server left them.
@@ -39,6 +42,7 @@ static struct conn conns[MAX_SOCKS];
 static struct pollfd pfd[MAX_SOCKS];
 static int nconns;
 static const char *name = "echo";
+static int keep_open;
 
 static void die(const char *what)
 {
@@ -157,7 +161,10 @@ static __attribute__((noreturn)) void serve(void)
 			if (n < 0)
 				die("read");
 			if (n == 0) {
-				drop(i); /* the client closed: so do we */
+				if (keep_open) /* half-closed: no more reads, no close */
+					pfd[i].events = 0;
+				else
+					drop(i); /* the client closed: so do we */
 				continue;
 			}
 			c->len += (size_t)n;
@@ -236,8 +243,8 @@ static int client(const struct sockaddr_storage *ss, socklen_t len)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: soccr-echo [--name NAME] listen ADDR:PORT\n"
-			"       soccr-echo [--name NAME]     (LISTEN_FDS socket activation)\n"
+	fprintf(stderr, "usage: soccr-echo [--name NAME] [--keep-open] listen ADDR:PORT\n"
+			"       soccr-echo [--name NAME] [--keep-open]   (LISTEN_FDS socket activation)\n"
 			"       soccr-echo connect ADDR:PORT\n");
 	exit(2);
 }
@@ -249,9 +256,16 @@ int main(int argc, char **argv)
 	int i = 1;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (i + 1 < argc && !strcmp(argv[i], "--name")) {
-		name = argv[i + 1];
-		i += 2;
+	for (;;) {
+		if (i + 1 < argc && !strcmp(argv[i], "--name")) {
+			name = argv[i + 1];
+			i += 2;
+		} else if (i < argc && !strcmp(argv[i], "--keep-open")) {
+			keep_open = 1;
+			i++;
+		} else {
+			break;
+		}
 	}
 	if (i == argc) {
 		if (activated())

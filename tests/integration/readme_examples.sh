@@ -1,0 +1,118 @@
+#!/bin/bash
+# The README's examples outside the walkthrough (which is walkthrough.sh), run
+# as written there, in a network namespace of the test's own with only lo up:
+# the lock commands, the injector, a half-closed connection restored with
+# --verify and --pcap, version. tests/unit/readme.sh checks that every command
+# line of the README is in a test; this one checks what they do.
+set -u
+if [ "$(id -u)" -ne 0 ]; then
+	echo "!!! SKIPPED: $0 needs root" >&2
+	[ "${SOCCR_REQUIRE_ROOT:-0}" = 1 ] && exit 1
+	exit 77
+fi
+src=${SOCCR_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILD=${SOCCR_BUILD:-$src/build}
+
+if [ -z "${SOCCR_RX_INNER:-}" ]; then
+	ns=soccr-rx-$$
+	T=$(mktemp -d /tmp/soccr-readme.XXXXXX)
+	# Whatever still runs in the namespace (a restored server) goes with it.
+	trap 'ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null; rm -rf "$T"' EXIT
+	ip netns add "$ns" || exit 1
+	ip -n "$ns" link set lo up || exit 1
+	cd "$T" || exit 1
+	ip netns exec "$ns" env SOCCR_RX_INNER=1 PATH="$BUILD:$PATH" bash "$src/tests/integration/readme_examples.sh"
+	exit $?
+fi
+
+# ---- inside the namespace, in a scratch directory ---------------------------------------
+pass=0
+bg=()
+trap 'for p in "${bg[@]}"; do kill -9 "$p" 2>/dev/null; done; soccr lock detach >/dev/null 2>&1' EXIT
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+die() { echo "not ok - $*"; exit 1; }
+# expect FILE PATTERN WHAT: a line of FILE matches the extended regex.
+expect() { grep -Eq -- "$2" "$1" || die "$3: $(cat "$1")"; ok "$3"; }
+wait_for() {
+	for _ in $(seq 1000); do
+		eval "$1" && return 0
+		sleep 0.01
+	done
+	die "timed out: $1"
+}
+
+# The lock (README "soccr lock").
+{
+soccr lock attach
+soccr lock add 10.0.0.1:5000 10.0.0.2:80
+soccr lock add '[fd00::1]:5000' '[fd00::2]:80'
+soccr lock list
+} >lock.out 2>&1 || die "lock commands: $(cat lock.out)"
+expect lock.out '^10\.0\.0\.1:5000 10\.0\.0\.2:80 dropped_out=0 dropped_in=0 passed_out=0 passed_in=0$' "lock list: the IPv4 flow"
+expect lock.out '^\[fd00::1\]:5000 \[fd00::2\]:80 dropped_out=0' "lock list: the IPv6 flow"
+soccr lock list --json >list.json || die "lock list --json"
+[ "$(jq -r '.[0].src.addr, .[0].src.port, .[0].dst.addr, (length)' list.json | tr '\n' ' ')" = "10.0.0.1 5000 10.0.0.2 2 " ] &&
+	ok "lock list --json: endpoints as {addr, port}" || die "lock list --json: $(cat list.json)"
+soccr lock status >status.out || die "lock status: exit $?: $(cat status.out)"
+expect status.out '^hook: lo ingress' "lock status: attached on lo"
+expect status.out '^flows: 2 ' "lock status: 2 flows"
+soccr lock del 10.0.0.2:80 10.0.0.1:5000 || die "lock del"
+[ "$(soccr lock list | wc -l)" = 1 ] && ok "lock del: either orientation" || die "lock del left $(soccr lock list)"
+soccr lock detach || die "lock detach"
+soccr lock status >/dev/null 2>&1
+[ $? = 1 ] && ok "lock detach: no lock left" || die "a lock is left"
+
+# The injector (README "soccr inject").
+soccr inject --src 10.0.0.2:5000 --dst 127.0.0.1:8080 --seq 1000 --ack 2000 \
+	--flags fin,ack --count 3 --pcap fin.pcap >inject.out || die "inject: $(cat inject.out)"
+expect inject.out '^sent 3 frames \(54 bytes\) on lo: 10\.0\.0\.2:5000 > 127\.0\.0\.1:8080 \[FA\] seq 1000 ack 2000 win 65535 len 0$' \
+	"inject: 3 frames on lo"
+tcpdump -nn -S -r fin.pcap >fin.txt 2>/dev/null || die "tcpdump -r fin.pcap"
+[ "$(grep -c '10.0.0.2.5000 > 127.0.0.1.8080: Flags \[F.\], seq 1000, ack 2000, win 65535, length 0' fin.txt)" = 3 ] &&
+	ok "inject --pcap: the 3 frames as sent" || die "fin.pcap: $(cat fin.txt)"
+soccr inject --src '[fd00::2]:5000' --dst '[::1]:8080' --seq 1 --ack 1 --data hi >inject6.out ||
+	die "inject IPv6: $(cat inject6.out)"
+expect inject6.out '^sent 1 frame \(76 bytes\) on lo: \[fd00::2\]:5000 > \[::1\]:8080 \[A\] seq 1 ack 1 win 65535 len 2$' \
+	"inject: IPv6 with a payload"
+soccr inject --src 10.0.0.2:5000 --dst '[::1]:8080' --seq 1 --ack 1; echo $? >mixed.out
+expect mixed.out '^2$' "inject: mixed families is a usage error"
+
+# A half-closed connection, restored with --verify (README "Verification").
+soccr-echo --name a --keep-open listen 127.0.0.1:7000 &
+server=$!
+bg+=("$server")
+wait_for "[ -n \"\$(ss -Htln 'sport = :7000')\" ]"
+printf 'last words\n' | soccr-echo connect 127.0.0.1:7000 >client.out &
+client=$!
+bg+=("$client")
+wait_for "[ -n \"\$(ss -Htn state close-wait 'sport = :7000')\" ]"
+expect client.out '^a: last words$' "the client's last line answered, its side closed"
+soccr ps $server >ps.out || die "soccr ps"
+expect ps.out '^4 +inet +CLOSE_WAIT +127\.0\.0\.1:7000 +127\.0\.0\.1:[0-9]+ +0 +0 +save: connection$' \
+	"ps: the half-closed connection, to be saved"
+soccr save --pid $server -o half.img >save.out || die "save: $(cat save.out)"
+expect save.out "^saved 2 sockets of pid $server to half.img: 1 connection \(CLOSE_WAIT 1\), 1 listener; flows locked$" \
+	"save: the listener and the CLOSE_WAIT connection"
+kill $server
+soccr show half.img >show.out || die "show"
+expect show.out '^state       CLOSE_WAIT \(8\)$' "show: CLOSE_WAIT"
+soccr restore --verify --pcap fin.pcap -i half.img -- soccr-echo --name b 2>restore.out &
+bg+=($!)
+wait "$client" || die "the client: exit $?"
+ok "the client saw b close: a clean end, no reset"
+wait_for "grep -q '^restored' restore.out"
+expect restore.out '^verify: 127\.0\.0\.1:[0-9]+ > 127\.0\.0\.1:7000 \[FA\] seq [0-9]+ ack [0-9]+: absorbed: state CLOSE_WAIT' \
+	"restore --verify: the peer's FIN absorbed"
+expect restore.out '^restored 2 sockets: 1 connection \(CLOSE_WAIT 1\), 1 listener; flows unlocked, lock detached \(no flow left\)$' \
+	"restore: the summary"
+tcpdump -nn -S -r fin.pcap >rfin.txt 2>/dev/null || die "tcpdump -r fin.pcap"
+grep -q 'In  IP 127.0.0.1.[0-9]* > 127.0.0.1.7000: Flags \[F.\]' rfin.txt &&
+	ok "restore --pcap: the injected FIN, as captured" || die "restore's pcap: $(cat rfin.txt)"
+
+# Versions (README "Install").
+soccr --version >v.out || die "soccr --version"
+expect v.out "^soccr $(sed -n 's/.*SOCCR_VERSION_STRING *"\(.*\)"/\1/p' "$src/include/soccr/version.h")" "soccr --version"
+soccr version --json >vj.out || die "soccr version --json"
+jq -e '.kernel != null' vj.out >/dev/null && ok "soccr version --json" || die "version --json: $(cat vj.out)"
+echo "# readme_examples: $pass passed"
