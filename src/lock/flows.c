@@ -191,10 +191,13 @@ static int key_cmp(const void *a, const void *b)
 }
 
 /*
- * The keys slot fd holds, sorted, in a malloc()ed array (*keys, *n), read
- * with BPF_MAP_LOOKUP_BATCH (cap: the slot's size). 0 or -errno.
+ * What slot fd holds, read with BPF_MAP_LOOKUP_BATCH (a few calls for the
+ * whole slot; cap: the slot's size): the keys in a malloc()ed array (*keys),
+ * and with vals the values in another (*vals), *n of each. 0 or -errno
+ * (-EOPNOTSUPP: no batch lookup in this kernel).
  */
-static int slot_keys(int fd, __u32 cap, struct soccr_lock_key **keys, size_t *n)
+static int slot_read(int fd, __u32 cap, struct soccr_lock_key **keys,
+		     struct soccr_lock_val **vals, size_t *n)
 {
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	struct soccr_lock_key *k = malloc((size_t)cap * sizeof(*k));
@@ -216,6 +219,8 @@ static int slot_keys(int fd, __u32 cap, struct soccr_lock_key **keys, size_t *n)
 			if (err == -ENOENT) { /* the end: cnt holds the last ones */
 				got += cnt;
 				err = 0;
+			} else if (first && batch_unsupported(err)) {
+				err = -EOPNOTSUPP;
 			}
 			break;
 		}
@@ -223,15 +228,29 @@ static int slot_keys(int fd, __u32 cap, struct soccr_lock_key **keys, size_t *n)
 		first = false;
 	}
 out:
-	free(v);
+	if (err || !vals) {
+		free(v);
+		v = NULL;
+	}
 	if (err) {
 		free(k);
 		return err;
 	}
-	qsort(k, got, sizeof(*k), key_cmp);
 	*keys = k;
+	if (vals)
+		*vals = v;
 	*n = got;
 	return 0;
+}
+
+/* The keys slot fd holds, sorted, in a malloc()ed array (*keys, *n). 0 or -errno. */
+static int slot_keys(int fd, __u32 cap, struct soccr_lock_key **keys, size_t *n)
+{
+	int err = slot_read(fd, cap, keys, NULL, n);
+
+	if (!err)
+		qsort(*keys, *n, sizeof(**keys), key_cmp);
+	return err;
 }
 
 /*
@@ -376,18 +395,71 @@ static int kv_cmp(const void *a, const void *b)
 		      sizeof(struct soccr_lock_key));
 }
 
-/* Every (key, value) of every slot, copies merged (counters summed). */
+/* Make room for want more entries in *arr (*cap grown as needed). 0 or -ENOMEM. */
+static int kv_room(struct kv **arr, size_t cnt, size_t *cap, size_t want)
+{
+	struct kv *tmp;
+	size_t c = *cap ? *cap : 64;
+
+	if (cnt + want <= *cap)
+		return 0;
+	while (c < cnt + want)
+		c *= 2;
+	tmp = realloc(*arr, c * sizeof(**arr));
+	if (!tmp)
+		return -ENOMEM;
+	*arr = tmp;
+	*cap = c;
+	return 0;
+}
+
+/* Append what slot fd holds to *arr, one key at a time (no batch lookup). 0 or -errno. */
+static int slot_walk(int fd, __u32 size, struct kv **arr, size_t *cnt, size_t *cap)
+{
+	struct soccr_lock_key key, next;
+	void *prev = NULL;
+	size_t in_slot = 0;
+	int err;
+
+	/* A slot holds at most its size: a bound even if it changes under us. */
+	while (in_slot < size) {
+		if (bpf_map_get_next_key(fd, prev, &next)) {
+			if (errno == ENOENT)
+				return 0;
+			err = -errno;
+			pr_perror("lock: list flows");
+			return err;
+		}
+		key = next;
+		prev = &key;
+		err = kv_room(arr, *cnt, cap, 1);
+		if (err)
+			return err;
+		if (bpf_map_lookup_elem(fd, &key, &(*arr)[*cnt].v))
+			continue; /* deleted meanwhile */
+		(*arr)[*cnt].k = key;
+		(*cnt)++;
+		in_slot++;
+	}
+	return 0;
+}
+
+/*
+ * Every (key, value) of every slot, copies merged (counters summed): each
+ * slot read in a few batch lookups, or one key at a time where the kernel
+ * has no batch lookup or the batch failed (a slot changing under it).
+ */
 static int read_all(struct soccr_lock *lock, struct kv **out, size_t *n)
 {
-	struct kv *arr = NULL, *tmp;
+	struct kv *arr = NULL;
 	size_t cnt = 0, cap = 0, m = 0;
 	int err = 0;
 
 	for (unsigned int s = 0; s < SOCCR_LOCK_SLOTS && !err; s++) {
-		struct soccr_lock_key key, next;
-		void *prev = NULL;
+		struct soccr_lock_key *keys = NULL;
+		struct soccr_lock_val *vals = NULL;
 		int fd = sc_lock_slot(lock, s, false);
-		size_t in_slot = 0;
+		size_t got = 0;
 
 		if (fd == -ENOENT)
 			break;
@@ -395,32 +467,20 @@ static int read_all(struct soccr_lock *lock, struct kv **out, size_t *n)
 			err = fd;
 			break;
 		}
-		/* A slot holds at most its size: a bound even if it changes under us. */
-		while (in_slot < sc_lock_slot_size[s]) {
-			if (bpf_map_get_next_key(fd, prev, &next)) {
-				if (errno != ENOENT) {
-					err = -errno;
-					pr_perror("lock: list flows");
-				}
-				break;
-			}
-			key = next;
-			prev = &key;
-			if (cnt == cap) {
-				cap = cap ? cap * 2 : 64;
-				tmp = realloc(arr, cap * sizeof(*arr));
-				if (!tmp) {
-					err = -ENOMEM;
-					break;
-				}
-				arr = tmp;
-			}
-			if (bpf_map_lookup_elem(fd, &key, &arr[cnt].v))
-				continue; /* deleted meanwhile */
-			arr[cnt].k = key;
-			cnt++;
-			in_slot++;
+		err = slot_read(fd, sc_lock_slot_size[s], &keys, &vals, &got);
+		if (err == -ENOMEM)
+			break;
+		if (err) {
+			err = slot_walk(fd, sc_lock_slot_size[s], &arr, &cnt, &cap);
+			continue;
 		}
+		err = kv_room(&arr, cnt, &cap, got);
+		for (size_t i = 0; !err && i < got; i++) {
+			arr[cnt].k = keys[i];
+			arr[cnt++].v = vals[i];
+		}
+		free(keys);
+		free(vals);
 	}
 	if (err) {
 		free(arr);

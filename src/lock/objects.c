@@ -188,12 +188,17 @@ int sc_lock_take_prog(struct soccr_lock *lock, int prog_fd)
 /*
  * Slot i into the classifier's array, before anything is added to it. Every
  * user writes the same map there (the one soccr_slots holds), so the writes
- * agree; the array never loses a slot that soccr_slots has.
+ * agree; the array never loses a slot that soccr_slots has. A slot the
+ * array holds already (id: its map id, 0 for a slot just made) is left as
+ * it is: the write would change nothing, and every write to an array of
+ * maps waits for an RCU grace period (10-20 ms).
  */
-static int publish(struct soccr_lock *lock, unsigned int i, int fd)
+static int publish(struct soccr_lock *lock, unsigned int i, int fd, __u32 id)
 {
-	__u32 key = i;
+	__u32 key = i, cur = 0;
 
+	if (id && !bpf_map_lookup_elem(lock->array_fd, &key, &cur) && cur == id)
+		return 0;
 	if (bpf_map_update_elem(lock->array_fd, &key, &fd, BPF_ANY)) {
 		int err = -errno;
 
@@ -222,7 +227,7 @@ int sc_lock_slot(struct soccr_lock *lock, unsigned int i, bool create)
 				return err;
 			}
 			/* The slot's maker may have died before publishing it: publish it again. */
-			err = publish(lock, i, fd);
+			err = publish(lock, i, fd, id);
 			if (err) {
 				close(fd);
 				return err;
@@ -247,7 +252,7 @@ int sc_lock_slot(struct soccr_lock *lock, unsigned int i, bool create)
 		/* Only if absent: a racing process's slot wins, and then we use that one. */
 		err = bpf_map_update_elem(lock->slots_fd, &key, &fd, BPF_NOEXIST) ? -errno : 0;
 		if (!err)
-			err = publish(lock, i, fd);
+			err = publish(lock, i, fd, 0);
 		if (!err) {
 			lock->slot_fd[i] = fd;
 			pr_dbg("lock: made slot %u (%u flows)", i, sc_lock_slot_size[i]);
