@@ -81,6 +81,7 @@ pid=$(pgrep -f 'soccr-echo --name a')
 soccr ps "$pid" >"$T/ps" || die "soccr ps: $(cat "$T/ps")"
 grep -q "ESTABLISHED.*save" "$T/ps" && grep -q "LISTEN" "$T/ps" || die "soccr ps: $(cat "$T/ps")"
 ok "soccr ps shows the listener and the connection"
+sed 's/^/# /' "$T/ps"
 ip netns exec soccr-a soccr save --pid "$pid" -o /tmp/soccr-echo.img >"$T/save" ||
 	die "save: $(cat "$T/save")"
 grep -q "^saved 2 sockets of pid $pid to /tmp/soccr-echo.img: 1 connection (ESTABLISHED 1), 1 listener; flows locked$" \
@@ -120,4 +121,6 @@ ok "clean close: $(tr '\n' '|' <"$T/out")"
 [ "$(ip netns exec soccr-b soccr lock status >/dev/null 2>&1; echo $?)" = 1 ] &&
 	ok "b's lock is gone (detached by the restore)" || die "b still has a lock"
 ip netns exec soccr-a soccr lock detach || die "lock detach on a"
+for ns in soccr-cl soccr-a soccr-b; do ip netns del "$ns"; done
+[ -z "$(ip netns list | grep -E '^soccr-(cl|a|b)( |$)')" ] && ok "the README's clean-up" || die "namespaces left"
 echo "# walkthrough: $pass passed"

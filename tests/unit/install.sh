@@ -116,6 +116,17 @@ check "the static program runs without the shared library" env LD_LIBRARY_PATH= 
 readelf -d "$tmp/prog-static" | grep -q 'NEEDED.*libsoccr' && bad "static program needs libsoccr.so" ||
 	ok "static program needs no libsoccr.so"
 
+# The README's line for a CRIU-API program (not in a sanitizer build: it adds no runtime).
+if [ -z "$san" ]; then
+	mkdir "$tmp/criu"
+	cp "$src/tests/integration/compat/criu_style.c" "$tmp/criu/prog.c"
+	# shellcheck disable=SC2046
+	check "the README's CRIU-API build line" \
+		sh -c 'cd "$1" && cc -o prog prog.c $(pkg-config --cflags --libs libsoccr)' sh "$tmp/criu"
+	readelf -d "$tmp/criu/prog" | grep -q 'NEEDED.*libpcap' && bad "a CRIU-API program needs libpcap" ||
+		ok "a CRIU-API program needs no libpcap"
+fi
+
 check "make uninstall" mk uninstall PREFIX="$pfx" LDCONFIG=:
 left=$(find "$pfx" ! -type d | sed "s|^$pfx/||")
 [ -z "$left" ] && ok "uninstall leaves no file" || bad "left after uninstall: $left"
