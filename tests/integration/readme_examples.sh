@@ -97,7 +97,7 @@ expect save.out "^saved 2 sockets of pid $server to half.img: 1 connection \(CLO
 kill $server
 soccr show half.img >show.out || die "show"
 expect show.out '^state       CLOSE_WAIT \(8\)$' "show: CLOSE_WAIT"
-soccr restore --verify --pcap fin.pcap -i half.img -- soccr-echo --name b 2>restore.out &
+{ soccr restore --verify --pcap fin.pcap -i half.img -- soccr-echo --name b & } 2>restore.out
 bg+=($!)
 wait "$client" || die "the client: exit $?"
 ok "the client saw b close: a clean end, no reset"
@@ -109,6 +109,7 @@ expect restore.out '^restored 2 sockets: 1 connection \(CLOSE_WAIT 1\), 1 listen
 tcpdump -nn -S -r fin.pcap >rfin.txt 2>/dev/null || die "tcpdump -r fin.pcap"
 grep -q 'In  IP 127.0.0.1.[0-9]* > 127.0.0.1.7000: Flags \[F.\]' rfin.txt &&
 	ok "restore --pcap: the injected FIN, as captured" || die "restore's pcap: $(cat rfin.txt)"
+cat ps.out save.out restore.out rfin.txt | sed 's/^/# /'
 
 # Versions (README "Install").
 soccr --version >v.out || die "soccr --version"
