@@ -606,16 +606,25 @@ static int open_verifier(const char *pcap, struct soccr_lock *lock, struct soccr
 
 /*
  * Collect the verdicts of the segments the restore injected (this also
- * writes the pcap file) and, with print, one line each. Returns the number
- * not absorbed, or a negative errno.
+ * writes the pcap file) and, with print, one line each. A restore that
+ * injected nothing says why, so that an empty capture file is no surprise.
+ * Returns the number not absorbed, or a negative errno.
  */
-static int verdicts(struct soccr_verifier *ver, bool print, FILE *f)
+static int verdicts(struct soccr_verifier *ver, bool print, const char *pcap, FILE *f)
 {
 	int bad = soccr_verifier_collect(ver);
 	size_t n = soccr_verifier_count(ver);
 	char line[768];
 
-	if (bad < 0 || !print)
+	if (bad < 0)
+		return bad;
+	if (n == 0 && (print || pcap) && !cli_g.quiet) {
+		fprintf(f, "verify: no segment injected: ESTABLISHED connections and listeners "
+			   "need none%s%s%s\n",
+			pcap ? " (" : "", pcap ? pcap : "", pcap ? " holds no injected segment)" : "");
+		return 0;
+	}
+	if (!print)
 		return bad;
 	fprintf(f, "verify: %zu segment(s) injected, %zu absorbed\n", n, n - (size_t)bad);
 	for (size_t i = 0; i < n; i++) {
@@ -890,7 +899,7 @@ int cmd_restore(int argc, char **argv)
 				i + 1 == set.n || ret < 0 ? "\n" : "");
 	}
 	if (ver) {
-		vbad = verdicts(ver, verify, cli_g.json ? stderr : g.report);
+		vbad = verdicts(ver, verify, pcap, cli_g.json ? stderr : g.report);
 		if (vbad < 0 && ret == 0) {
 			cli_err("restore: --verify: collecting the verdicts failed: %s; "
 				"nothing was sent to the peers", strerror(-vbad));

@@ -111,6 +111,21 @@ grep -q 'In  IP 127.0.0.1.[0-9]* > 127.0.0.1.7000: Flags \[F.\]' rfin.txt &&
 	ok "restore --pcap: the injected FIN, as captured" || die "restore's pcap: $(cat rfin.txt)"
 cat ps.out save.out restore.out rfin.txt | sed 's/^/# /'
 
+# An ESTABLISHED connection's restore injects nothing: --pcap says so, not an unexplained empty file.
+soccr-echo --name c listen 127.0.0.1:7001 &
+est=$!
+bg+=("$est")
+wait_for "[ -n \"\$(ss -Htln 'sport = :7001')\" ]"
+sleep 30 | soccr-echo connect 127.0.0.1:7001 >est-client.out &
+bg+=($!)
+wait_for "[ -n \"\$(ss -Htn state established 'sport = :7001')\" ]"
+soccr save -q --pid $est -o est.img || die "save of the ESTABLISHED one"
+kill $est
+soccr restore --pcap est.pcap -i est.img >est.out 2>&1 || die "restore --pcap: $(cat est.out)"
+expect est.out '^verify: no segment injected: ESTABLISHED connections and listeners need none \(est\.pcap holds no injected segment\)$' \
+	"restore --pcap of an ESTABLISHED connection says why the capture has no injected segment"
+[ -f est.pcap ] && ok "the pcap file is written all the same" || die "no est.pcap"
+
 # Versions (README "Install").
 soccr --version >v.out || die "soccr --version"
 expect v.out "^soccr $(sed -n 's/.*SOCCR_VERSION_STRING *"\(.*\)"/\1/p' "$src/include/soccr/version.h")" "soccr --version"

@@ -189,7 +189,8 @@ migrate() {
 		jq -e '(.found | not) and (.hooks | length) == 0' "$d/status.out" >/dev/null ||
 			die "$name: a lock is left in O: $(cat "$d/status.out")"
 	fi
-	grep -q "^verify: 0 segment(s) injected, 0 absorbed" "$d/restore.err" || die "$name: verdicts"
+	grep -q "^verify: no segment injected: ESTABLISHED connections and listeners need none" \
+		"$d/restore.err" || die "$name: verdicts: $(cat "$d/restore.err")"
 	if [ ${#via[@]} -gt 0 ]; then
 		grep -q "; handed over untraced (ptrace not allowed here)$" "$d/restore.err" ||
 			die "$name: no_ptrace did not make the restore take its untraced way"
