@@ -89,6 +89,7 @@ bg+=("$client")
 wait_for "[ -n \"\$(ss -Htn state close-wait 'sport = :7000')\" ]"
 expect client.out '^a: last words$' "the client's last line answered, its side closed"
 soccr ps $server >ps.out || die "soccr ps"
+soccr ps --json $server >ps.json || die "soccr ps --json"
 expect ps.out '^4 +inet +CLOSE_WAIT +127\.0\.0\.1:7000 +127\.0\.0\.1:[0-9]+ +0 +0 +save: connection$' \
 	"ps: the half-closed connection, to be saved"
 soccr save --pid $server -o half.img >save.out || die "save: $(cat save.out)"
@@ -96,6 +97,7 @@ expect save.out "^saved 2 sockets of pid $server to half.img: 1 connection \(CLO
 	"save: the listener and the CLOSE_WAIT connection"
 kill $server
 soccr show half.img >show.out || die "show"
+soccr show --json half.img >show.json || die "show --json"
 expect show.out '^state       CLOSE_WAIT \(8\)$' "show: CLOSE_WAIT"
 { soccr restore --verify --pcap fin.pcap -i half.img -- soccr-echo --name b & } 2>restore.out
 bg+=($!)
@@ -119,9 +121,18 @@ wait_for "[ -n \"\$(ss -Htln 'sport = :7001')\" ]"
 sleep 30 | soccr-echo connect 127.0.0.1:7001 >est-client.out &
 bg+=($!)
 wait_for "[ -n \"\$(ss -Htn state established 'sport = :7001')\" ]"
-soccr save -q --pid $est -o est.img || die "save of the ESTABLISHED one"
+# (An ACK first, for the verifier's JSON with the socket's view before and after.)
+cport=$(ss -Htn state established 'dport = :7001' | awk '{split($3, a, ":"); print a[2]}')
+soccr inject --json --verify --src 127.0.0.1:$cport --dst 127.0.0.1:7001 --seq 1 --ack 1 \
+	>injv.json 2>/dev/null
+jq -e '.segments[0].before.state == "ESTABLISHED" and .segments[0].after.segs_in > .segments[0].before.segs_in' \
+	injv.json >/dev/null && ok "inject --verify: the socket's view before and after" ||
+	die "inject --verify: $(cat injv.json)"
+soccr inject --json --src 10.0.0.2:5000 --dst 127.0.0.1:8080 --seq 1 --ack 1 >inj.json || die "inject --json"
+soccr save --json --pid $est -o est.img >save.json || die "save of the ESTABLISHED one"
+soccr lock status --json >lstatus.json || die "lock status --json"
 kill $est
-soccr restore --pcap est.pcap -i est.img >est.out 2>&1 || die "restore --pcap: $(cat est.out)"
+soccr restore --json --pcap est.pcap -i est.img >restore.json 2>est.out || die "restore --pcap: $(cat est.out)"
 expect est.out '^verify: no segment injected: ESTABLISHED connections and listeners need none \(est\.pcap holds no injected segment\)$' \
 	"restore --pcap of an ESTABLISHED connection says why the capture has no injected segment"
 [ -f est.pcap ] && ok "the pcap file is written all the same" || die "no est.pcap"
@@ -131,4 +142,54 @@ soccr --version >v.out || die "soccr --version"
 expect v.out "^soccr $(sed -n 's/.*SOCCR_VERSION_STRING *"\(.*\)"/\1/p' "$src/include/soccr/version.h")" "soccr --version"
 soccr version --json >vj.out || die "soccr version --json"
 jq -e '.kernel != null' vj.out >/dev/null && ok "soccr version --json" || die "version --json: $(cat vj.out)"
+
+# The JSON shapes soccr(8) documents, against what the commands printed here.
+python3 - "$src/man/soccr.8" <<'PY' || die "JSON shapes differ from soccr(8)"
+import json, re, sys
+man = open(sys.argv[1]).read()
+block = man.split(".SH JSON OUTPUT", 1)[1].split(".EX", 1)[1].split(".EE", 1)[0]
+block = block.replace("\\-", "-")
+docs, name = {}, None
+for line in block.split("\n"):
+    m = re.match(r"^([a-z][a-z -]*[a-z]):\s+(.*)$", line)
+    if m:
+        name = m.group(1)
+        docs[name] = m.group(2)
+    elif name:
+        docs[name] += " " + line
+files = {"ps": ["ps.json"], "save": ["save.json"], "restore": ["restore.json"],
+         "show": ["show.json"], "lock list": ["list.json"], "lock status": ["lstatus.json"],
+         "inject": ["inj.json"], "inject --verify": ["injv.json"], "version": ["vj.out"]}
+def keys(v, out, skip_children=False):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if not skip_children:
+                out.add(k)
+            keys(x, out, k == "states")
+    elif isinstance(v, list):
+        for x in v:
+            keys(x, out)
+bad = 0
+for name, fs in files.items():
+    text = docs.get(name)
+    if text is None:
+        print("soccr(8) documents no shape for", name); bad += 1; continue
+    words = re.findall(r"([A-Za-z_][A-Za-z0-9_]*)(\??)", text)
+    doc = {w for w, _ in words} - {"ep", "STATE", "null", "or"}
+    doc |= {"addr", "port"} if "ep" in text else set()
+    required = {w for w, q in words if not q} - {"ep", "STATE", "null", "or"}
+    if name == "lock status":  # a healthy lock's problems: [] (lock_cli.sh sees codes)
+        required -= {"code", "text"}
+    seen = set()
+    for f in fs:
+        keys(json.load(open(f)), seen)
+    extra, missing = seen - doc, required - seen
+    if extra or missing:
+        print(name, "undocumented:", sorted(extra), "documented but absent:", sorted(missing))
+        bad += 1
+    else:
+        print("ok - JSON of %s as soccr(8) documents it (%d keys)" % (name, len(seen)))
+sys.exit(1 if bad else 0)
+PY
+pass=$((pass + 9))
 echo "# readme_examples: $pass passed"
