@@ -317,7 +317,7 @@ int cmd_lock(int argc, char **argv)
 
 	optind = 0; /* glibc: start afresh, whatever main() parsed */
 	opterr = 0;
-	while ((c = cli_getopt(argc, argv, ":d:MAh", longopts)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", longopts)) != -1) {
 		switch (c) {
 		case 'P':
 			opts.pin_dir = optarg;
