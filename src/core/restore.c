@@ -49,9 +49,11 @@ static int restore_bind(struct libsoccr_sk *sk)
 {
 	const union libsoccr_addr *a = sk->src_addr;
 	int fd = sk->fd, one = 1, zero = 0, level, opt;
-	char buf[64];
+	char buf[64] = "";
 
-	fmt_addr(a, buf, sizeof(buf));
+	/* Formatted only for a message: 10,000 restores in a row pay for each. */
+	if (sc_log_enabled(SOCCR_LOG_DBG))
+		fmt_addr(a, buf, sizeof(buf));
 	if (sc_is_mapped(a) || sc_is_mapped(sk->dst_addr)) {
 		/* A v4-mapped address binds only on a dual-stack socket. */
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero))) {
@@ -64,9 +66,11 @@ static int restore_bind(struct libsoccr_sk *sk)
 		return 0;
 	}
 	if (errno != EADDRNOTAVAIL) {
+		fmt_addr(a, buf, sizeof(buf));
 		pr_perror("sk %d: bind %s", fd, buf);
 		return -1;
 	}
+	fmt_addr(a, buf, sizeof(buf));
 	level = a->sa.sa_family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
 	opt = a->sa.sa_family == AF_INET ? IP_FREEBIND : IPV6_FREEBIND;
 	if (setsockopt(fd, level, opt, &one, sizeof(one))) {
@@ -120,16 +124,20 @@ int sc_restore_connect(struct libsoccr_sk *sk, const struct libsoccr_sk_data *da
 	int fd = sk->fd, fl = -1, ret = -1;
 	char buf[64];
 
-	fmt_addr(sk->dst_addr, buf, sizeof(buf));
 	if (data->state != TCP_SYN_SENT) {
 		/* In repair mode connect() sends nothing and the socket is ESTABLISHED at once. */
 		if (connect(fd, &sk->dst_addr->sa, addr_len(sk->dst_addr))) {
+			fmt_addr(sk->dst_addr, buf, sizeof(buf));
 			pr_perror("sk %d: connect %s (repair)", fd, buf);
 			return -1;
 		}
-		pr_dbg("sk %d: connected to %s (repair)", fd, buf);
+		if (sc_log_enabled(SOCCR_LOG_DBG)) {
+			fmt_addr(sk->dst_addr, buf, sizeof(buf));
+			pr_dbg("sk %d: connected to %s (repair)", fd, buf);
+		}
 		return 0;
 	}
+	fmt_addr(sk->dst_addr, buf, sizeof(buf));
 	/*
 	 * SYN_SENT: the handshake is re-issued by a real connect() outside
 	 * repair mode (the SYN is sent now, with the saved ISN, and repeated by
@@ -290,7 +298,7 @@ int sc_restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 			return -1;
 		}
 		if (ensure_buf(fd, SO_RCVBUF, SO_RCVBUFFORCE, "SO_RCVBUF", data->inq_len) ||
-		    sc_set_repair_queue(fd, TCP_RECV_QUEUE) ||
+		    (p->queue != TCP_RECV_QUEUE && sc_set_repair_queue(fd, TCP_RECV_QUEUE)) ||
 		    write_queue(fd, "recv", sk->recv_queue, data->inq_len))
 			return -1;
 	}
@@ -447,12 +455,14 @@ static int restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *data, struct
 
 	if (restore_bind(sk))
 		return -1;
-	if (set_queue_seq(sk->fd, TCP_RECV_QUEUE, p.rcv_nxt - data->inq_len))
-		return -1;
 	/* In SYN_SENT, write_seq is one past the ISN (the SYN's sequence number). */
 	if (set_queue_seq(sk->fd, TCP_SEND_QUEUE,
 			  p.snd_una - (data->state == TCP_SYN_SENT || p.rtt_byte ? 1 : 0)))
 		return -1;
+	/* The receive queue last: it stays selected for its bytes (sc_restore_queues()). */
+	if (set_queue_seq(sk->fd, TCP_RECV_QUEUE, p.rcv_nxt - data->inq_len))
+		return -1;
+	p.queue = TCP_RECV_QUEUE;
 	if (sc_restore_connect(sk, data))
 		return -1;
 	if (data->state == TCP_SYN_SENT)
