@@ -69,6 +69,18 @@ int cli_json_emit(const char *cmd, struct sc_json *j);
 struct sockaddr;
 void cli_json_endpoint(struct sc_json *j, const char *key, const struct sockaddr *sa);
 
+/* What an image set holds, for save's and restore's summaries. */
+struct soccr_image_set;
+struct cli_counts {
+	size_t sockets, conns, listeners;
+	size_t per_state[12]; /* connections per TCP state (TCP_CLOSING is 11) */
+};
+void cli_count(const struct soccr_image_set *set, struct cli_counts *c);
+/* "sockets", "connections", "listeners" and "states": {"STATE": n, ...} into j's object. */
+void cli_counts_json(struct sc_json *j, const struct cli_counts *c);
+/* "N connection(s) (STATE n, ...), M listener(s)" on f. */
+void cli_counts_text(FILE *f, const struct cli_counts *c);
+
 /* Each subcommand gets argv starting at its own name. */
 int cmd_ps(int argc, char **argv);
 int cmd_lock(int argc, char **argv);

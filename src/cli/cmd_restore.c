@@ -126,59 +126,38 @@ struct golive {
 
 static char *fmt_addr(const union libsoccr_addr *a, char *buf, size_t len);
 
-/* The summary as JSON: counts per state (each socket is in its saved state: the restore is exact). */
-static void report_json(const struct golive *g, const size_t *per_state, size_t conns,
-			size_t listeners)
-{
-	struct sc_json j = { 0 };
-
-	sc_json_object(&j, NULL);
-	sc_json_uint(&j, "sockets", g->n);
-	sc_json_uint(&j, "connections", conns);
-	sc_json_uint(&j, "listeners", listeners);
-	sc_json_object(&j, "states");
-	for (unsigned int st = 0; st <= TCP_CLOSING; st++)
-		if (per_state[st])
-			sc_json_uint(&j, soccr_tcp_state_name(st), per_state[st]);
-	sc_json_end_object(&j);
-	sc_json_bool(&j, "unlocked", g->unlocked);
-	sc_json_bool(&j, "lock_detached", g->detached);
-	sc_json_bool(&j, "untraced", g->untraced);
-	sc_json_end_object(&j);
-	if (g->report == stdout) {
-		cli_json_emit("restore", &j);
-	} else {
-		/* With CMD, stdout is the command's: the JSON goes to stderr, one line. */
-		char *text = sc_json_take(&j);
-
-		if (text)
-			fprintf(g->report, "%s\n", text);
-		free(text);
-	}
-}
-
+/* The summary: one line (the connection's own for a single one), or JSON. */
 static void report(const struct golive *g)
 {
-	size_t per_state[TCP_CLOSING + 1] = {0}, conns = 0, listeners = 0;
-	const char *tail = g->detached ? "; flows unlocked, lock detached (no flow left)" :
-			   g->unlocked ? "; flows unlocked" : "";
+	const char *untraced = g->untraced ? "; handed over untraced (ptrace not allowed here)" : "";
+	struct cli_counts c;
 
-	for (size_t i = 0; i < g->n; i++) {
-		if (g->r[i].k->kind == SOCCR_IMAGE_LISTEN) {
-			listeners++;
-			continue;
-		}
-		conns++;
-		if (g->r[i].k->conn.data.state <= TCP_CLOSING)
-			per_state[g->r[i].k->conn.data.state]++;
-	}
+	/* Each socket is in its saved state (the restore is exact): the counts are the image's. */
+	cli_count(g->set, &c);
 	if (cli_g.json) {
-		report_json(g, per_state, conns, listeners);
+		struct sc_json j = { 0 };
+
+		sc_json_object(&j, NULL);
+		cli_counts_json(&j, &c);
+		sc_json_bool(&j, "unlocked", g->unlocked);
+		sc_json_bool(&j, "lock_detached", g->detached);
+		sc_json_bool(&j, "untraced", g->untraced);
+		sc_json_end_object(&j);
+		if (g->report == stdout) {
+			cli_json_emit("restore", &j);
+		} else {
+			/* With CMD, stdout is the command's: the JSON goes to stderr, one line. */
+			char *text = sc_json_take(&j);
+
+			if (text)
+				fprintf(g->report, "%s\n", text);
+			free(text);
+		}
 		return;
 	}
 	if (cli_g.quiet)
 		return;
-	if (g->n == 1 && conns == 1) {
+	if (g->n == 1 && c.conns == 1) {
 		/* One connection: its own line, as it always was. */
 		const struct soccr_image *img = &g->r[0].k->conn;
 		char l[64], p[64];
@@ -191,28 +170,19 @@ static void report(const struct golive *g)
 			g->detached ? "; flow unlocked, lock detached (no flow left)" :
 			g->unlocked ? "; flow unlocked" :
 			(img->flags & SOCCR_IMAGE_F_LOCKED) ? "; flow still locked" : "",
-			g->untraced ? "; handed over untraced (ptrace not allowed here)" : "");
+			untraced);
 		fflush(g->report);
 		return;
 	}
-	fprintf(g->report, "restored %zu socket%s: %zu connection%s", g->n, g->n == 1 ? "" : "s",
-		conns, conns == 1 ? "" : "s");
-	if (conns) {
-		const char *sep = " (";
-
-		for (unsigned int st = 0; st <= TCP_CLOSING; st++)
-			if (per_state[st]) {
-				fprintf(g->report, "%s%s %zu", sep, soccr_tcp_state_name(st),
-					per_state[st]);
-				sep = ", ";
-			}
-		fprintf(g->report, ")");
-	}
-	fprintf(g->report, ", %zu listener%s%s%s\n", listeners, listeners == 1 ? "" : "s", tail,
-		g->untraced ? "; handed over untraced (ptrace not allowed here)" : "");
+	fprintf(g->report, "restored %zu socket%s: ", g->n, g->n == 1 ? "" : "s");
+	cli_counts_text(g->report, &c);
+	fprintf(g->report, "%s%s\n",
+		g->detached ? "; flows unlocked, lock detached (no flow left)" :
+		g->unlocked ? "; flows unlocked" : "", untraced);
 	fflush(g->report);
 }
 
+/* Repair mode off for every socket, then the flows unlocked in one batch. */
 static void go_live(struct golive *g)
 {
 	struct soccr_flow *f = calloc(g->n ? g->n : 1, sizeof(*f));
@@ -243,19 +213,28 @@ static void go_live(struct golive *g)
 				cli_why(strerror(-ret)));
 		else
 			g->unlocked = true;
-		/* A lock that soccr save attached for its own use goes with its last flow. */
-		if (g->unlocked && !g->keep_lock) {
-			ret = soccr_lock_detach_idle(g->lock);
-			g->detached = ret == 1;
-			if (ret < 0)
-				cli_err("restore: detach the idle lock: %s (the flows are unlocked)",
-					cli_why(strerror(-ret)));
-		}
 	} else if (g->lock && !f) {
 		g->unlock_failed = true;
 		cli_err("restore: out of memory: the flows stay locked");
 	}
 	free(f);
+}
+
+/*
+ * After go_live() and once CMD runs: a lock that soccr save attached for its
+ * own use goes with its last flow, then the report. The detach waits for an
+ * RCU grace period per hook (tens of ms), which CMD need not wait for.
+ */
+static void settle(struct golive *g)
+{
+	if (g->lock && g->unlocked && !g->keep_lock) {
+		int ret = soccr_lock_detach_idle(g->lock);
+
+		g->detached = ret == 1;
+		if (ret < 0)
+			cli_err("restore: detach the idle lock: %s (the flows are unlocked)",
+				cli_why(strerror(-ret)));
+	}
 	report(g);
 }
 
@@ -503,6 +482,7 @@ static int run_cmd(struct golive *g, bool as_saved, char **cmd)
 		if (WIFSTOPPED(st)) {
 			go_live(g);
 			ptrace(PTRACE_DETACH, pid, NULL, NULL);
+			settle(g);
 		} else {
 			cli_err("restore: %s ended before it ran (status 0x%x); the sockets were "
 				"closed in repair mode, nothing was sent",
@@ -512,6 +492,7 @@ static int run_cmd(struct golive *g, bool as_saved, char **cmd)
 	} else {
 		g->untraced = true;
 		go_live(g);
+		settle(g);
 	}
 	/* CMD has them: ours go. */
 	for (size_t i = 0; i < g->n; i++) {
@@ -936,6 +917,7 @@ int cmd_restore(int argc, char **argv)
 		status = run_cmd(&g, as_saved, cmd);
 	} else {
 		go_live(&g);
+		settle(&g);
 		status = EXIT_OK;
 	}
 	if (g.unlock_failed)

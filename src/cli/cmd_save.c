@@ -496,32 +496,17 @@ static void progress(const struct save *s, size_t done, const char *what)
 /* The report: one line (the connection's own for a single one), or JSON. */
 static void report(const struct save *s, const struct soccr_image_set *set, bool locked)
 {
-	size_t per_state[TCP_CLOSING + 1] = {0}, conns = 0, listeners = 0;
 	FILE *f = strcmp(s->out, "-") ? stdout : stderr;
+	struct cli_counts c;
 
-	for (size_t i = 0; i < set->n; i++) {
-		if (set->socks[i].kind == SOCCR_IMAGE_LISTEN) {
-			listeners++;
-			continue;
-		}
-		conns++;
-		if (set->socks[i].conn.data.state <= TCP_CLOSING)
-			per_state[set->socks[i].conn.data.state]++;
-	}
+	cli_count(set, &c);
 	if (s->json) {
 		struct sc_json j = {0};
 
 		sc_json_object(&j, NULL);
 		sc_json_uint(&j, "pid", (uint64_t)s->pid);
 		sc_json_string(&j, "image", s->out);
-		sc_json_uint(&j, "sockets", set->n);
-		sc_json_uint(&j, "connections", conns);
-		sc_json_uint(&j, "listeners", listeners);
-		sc_json_object(&j, "states");
-		for (unsigned int st = 0; st <= TCP_CLOSING; st++)
-			if (per_state[st])
-				sc_json_uint(&j, soccr_tcp_state_name(st), per_state[st]);
-		sc_json_end_object(&j);
+		cli_counts_json(&j, &c);
 		sc_json_uint(&j, "passed_over", s->skipped);
 		sc_json_bool(&j, "locked", locked);
 		sc_json_end_object(&j);
@@ -530,7 +515,7 @@ static void report(const struct save *s, const struct soccr_image_set *set, bool
 	}
 	if (cli_g.quiet)
 		return;
-	if (set->n == 1 && conns == 1) {
+	if (set->n == 1 && c.conns == 1) {
 		const struct soccr_image *img = &set->socks[0].conn;
 		char l[64], p[64];
 
@@ -541,20 +526,10 @@ static void report(const struct save *s, const struct soccr_image_set *set, bool
 			img->data.outq_len, img->data.unsq_len, locked ? "; flow locked" : "");
 		return;
 	}
-	fprintf(f, "saved %zu socket%s of pid %d to %s: %zu connection%s", set->n,
-		set->n == 1 ? "" : "s", (int)s->pid, s->out, conns, conns == 1 ? "" : "s");
-	if (conns) {
-		const char *sep = " (";
-
-		for (unsigned int st = 0; st <= TCP_CLOSING; st++)
-			if (per_state[st]) {
-				fprintf(f, "%s%s %zu", sep, soccr_tcp_state_name(st), per_state[st]);
-				sep = ", ";
-			}
-		fprintf(f, ")");
-	}
-	fprintf(f, ", %zu listener%s%s\n", listeners, listeners == 1 ? "" : "s",
-		locked && conns ? "; flows locked" : "");
+	fprintf(f, "saved %zu socket%s of pid %d to %s: ", set->n, set->n == 1 ? "" : "s",
+		(int)s->pid, s->out);
+	cli_counts_text(f, &c);
+	fprintf(f, "%s\n", locked && c.conns ? "; flows locked" : "");
 }
 
 static int parse_int_opt(const char *name, const char *s, uint64_t max, uint64_t *v)

@@ -10,6 +10,7 @@
 
 #include <bpf/libbpf.h>
 
+#include <soccr/image.h>
 #include <soccr/soccr.h>
 #include <soccr/version.h>
 
@@ -407,4 +408,46 @@ int cli_once(const char *cmd, const char *opt, const char **slot, const char *va
 	}
 	*slot = val;
 	return 0;
+}
+
+void cli_count(const struct soccr_image_set *set, struct cli_counts *c)
+{
+	_Static_assert(sizeof(c->per_state) / sizeof(c->per_state[0]) == TCP_CLOSING + 1,
+		       "one counter per TCP state");
+	*c = (struct cli_counts){ .sockets = set->n };
+	for (size_t i = 0; i < set->n; i++) {
+		if (set->socks[i].kind == SOCCR_IMAGE_LISTEN) {
+			c->listeners++;
+			continue;
+		}
+		c->conns++;
+		if (set->socks[i].conn.data.state <= TCP_CLOSING)
+			c->per_state[set->socks[i].conn.data.state]++;
+	}
+}
+
+void cli_counts_json(struct sc_json *j, const struct cli_counts *c)
+{
+	sc_json_uint(j, "sockets", c->sockets);
+	sc_json_uint(j, "connections", c->conns);
+	sc_json_uint(j, "listeners", c->listeners);
+	sc_json_object(j, "states");
+	for (unsigned int st = 0; st <= TCP_CLOSING; st++)
+		if (c->per_state[st])
+			sc_json_uint(j, soccr_tcp_state_name(st), c->per_state[st]);
+	sc_json_end_object(j);
+}
+
+void cli_counts_text(FILE *f, const struct cli_counts *c)
+{
+	const char *sep = " (";
+
+	fprintf(f, "%zu connection%s", c->conns, c->conns == 1 ? "" : "s");
+	for (unsigned int st = 0; st <= TCP_CLOSING; st++)
+		if (c->per_state[st]) {
+			fprintf(f, "%s%s %zu", sep, soccr_tcp_state_name(st), c->per_state[st]);
+			sep = ", ";
+		}
+	fprintf(f, "%s, %zu listener%s", c->conns ? ")" : "", c->listeners,
+		c->listeners == 1 ? "" : "s");
 }
