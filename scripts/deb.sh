@@ -68,6 +68,10 @@ if [[ " ${DEB_BUILD_OPTIONS:-} " != *" parallel="* ]]; then
 	export DEB_BUILD_OPTIONS
 fi
 
+# A package is built as Debian builds it: nothing from a calling make (`make check SAN=1`
+# exports SAN=1 and O= to every make below it through MAKEFLAGS), no sanitizer options.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES SAN O V ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
 start=$(date +%s)
 echo "deb: dpkg-buildpackage -b -us -uc in $tree"
 if ! (cd "$tree" && dpkg-buildpackage -b -us -uc) >"$work/build.log" 2>&1; then
