@@ -13,9 +13,13 @@
  *            batch for the N flows, every socket paused and read, the image
  *            written
  *   restore  after the holder is killed (its sockets close in repair mode),
- *            `soccr restore -i IMAGE -- sleep 600` in side a (exec'd): from
- *            the exec to the report line, printed once every socket is live
- *            and handed over; the new owner and its sockets then go, untimed
+ *            `soccr restore -i IMAGE -- sh -c 'echo running >&2; exec sleep
+ *            600'` in side a (exec'd): from the exec to the report line,
+ *            printed once every socket is live and handed over and the idle
+ *            lock detached; the new owner and its sockets then go, untimed
+ *   handover the same restore, from the exec to the moment the command runs
+ *            with every socket live and unlocked (its "running" line; a
+ *            shell's start, ~1 ms, included)
  *   floor    the same N connections from the same image, restored in-process
  *            with the bare TCP_REPAIR sequence of an ESTABLISHED socket
  *            (socket, repair on, both queue sequences, bind, connect,
@@ -121,9 +125,11 @@ static void hold(int n, int w)
  * < 0 on a failure. until_report: the time until its first stderr line, the
  * report `soccr restore -- CMD` prints once every socket is handed over,
  * which must start with "restored "; its command is then stopped (soccr
- * passes the signal on) and reaped, untimed.
+ * passes the signal on) and reaped, untimed. A line "running" before it is
+ * the command's own, printed as it starts: *t_cmd gets its time (the
+ * hand-over; the report follows once the idle lock is detached).
  */
-static double run_soccr(int nsfd, char *const argv[], bool until_report)
+static double run_soccr(int nsfd, char *const argv[], bool until_report, double *t_cmd)
 {
 	uint64_t t0 = bench_now_ns(), t = 0;
 	char line[512] = "";
@@ -155,6 +161,12 @@ static double run_soccr(int nsfd, char *const argv[], bool until_report)
 			break;
 		if (line[got++] == '\n') {
 			t = bench_now_ns() - t0;
+			if (t_cmd && got == 8 && !strncmp(line, "running\n", 8)) {
+				*t_cmd = (double)t / 1e6;
+				got = 0;
+				t = 0;
+				continue;
+			}
 			break;
 		}
 	}
@@ -267,7 +279,7 @@ static double floor_round(const struct soccr_image_set *set, int *fds, const int
 
 int main(void)
 {
-	struct bench_series *s_save, *s_rst, *s_floor, *s_total, *s_rss, *s_img;
+	struct bench_series *s_save, *s_rst, *s_hand, *s_floor, *s_total, *s_rss, *s_img;
 	int n, rounds, err, half_every, *cli, *ffds;
 	struct rusage ru;
 
@@ -293,6 +305,7 @@ int main(void)
 		bench_die("calloc", ENOMEM);
 	s_save = bench_series(PREFIX "_10k_save", "ms");
 	s_rst = bench_series(PREFIX "_10k_restore", "ms");
+	s_hand = bench_series(PREFIX "_10k_handover", "ms");
 	s_floor = bench_series(PREFIX "_10k_floor", "ms");
 	s_total = bench_series(PREFIX "_10k_save_restore", "ms");
 	s_rss = bench_series(PREFIX "_10k_max_rss", "MiB");
@@ -303,8 +316,9 @@ int main(void)
 		struct soccr_image_set set;
 		char pidbuf[16], msg[256], c;
 		char *save_argv[] = {"soccr", "save", "--pid", pidbuf, "-o", img, NULL};
-		char *rst_argv[] = {"soccr", "restore", "-i", img, "--", "sleep", "600", NULL};
-		double ts, tr, tf;
+		char *rst_argv[] = {"soccr", "restore", "-i", img, "--", "/bin/sh", "-c",
+				    "echo running >&2; exec sleep 600", NULL};
+		double ts, tr, tf, th = -1;
 		socklen_t len;
 		int p[2];
 		struct stat st;
@@ -343,7 +357,7 @@ int main(void)
 		kill(holder, SIGSTOP);
 
 		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)holder);
-		ts = run_soccr(-1, save_argv, false);
+		ts = run_soccr(-1, save_argv, false, NULL);
 		kill(holder, SIGKILL);
 		waitpid(holder, NULL, 0);
 		holder = -1;
@@ -353,12 +367,13 @@ int main(void)
 			bench_die(msg, EIO);
 		tf = floor_round(&set, ffds, cli, n);
 		soccr_image_set_free(&set);
-		tr = run_soccr(pair.nsfd[0], rst_argv, true);
-		if (tr < 0)
+		tr = run_soccr(pair.nsfd[0], rst_argv, true, &th);
+		if (tr < 0 || th < 0)
 			bench_die("soccr restore", EIO);
 		if (r) {
 			bench_add(s_save, ts);
 			bench_add(s_rst, tr);
+			bench_add(s_hand, th);
 			bench_add(s_floor, tf);
 			bench_add(s_total, ts + tr);
 			if (!stat(img, &st))
@@ -378,6 +393,7 @@ int main(void)
 		bench_add(s_rss, (double)ru.ru_maxrss / 1024);
 	bench_report(s_save, PREFIX, NULL);
 	bench_report(s_rst, PREFIX, s_floor, NULL);
+	bench_report(s_hand, PREFIX, s_floor, NULL);
 	bench_report(s_floor, PREFIX, NULL);
 	bench_report(s_total, PREFIX, NULL);
 	bench_report(s_rss, PREFIX, NULL);
