@@ -137,6 +137,20 @@ expect est.out '^verify: no segment injected: ESTABLISHED connections and listen
 	"restore --pcap of an ESTABLISHED connection says why the capture has no injected segment"
 [ -f est.pcap ] && ok "the pcap file is written all the same" || die "no est.pcap"
 
+# The same socket under two fds of a process is saved once.
+soccr-echo --name d listen 127.0.0.1:7002 &
+bg+=($!)
+wait_for "[ -n \"\$(ss -Htln 'sport = :7002')\" ]"
+bash -c 'exec 5<>/dev/tcp/127.0.0.1/7002; exec 6>&5; exec sleep 30' &
+holder=$!
+bg+=("$holder")
+wait_for "[ -e /proc/$holder/fd/6 ] && [ \"\$(readlink /proc/$holder/fd/6)\" = \"\$(readlink /proc/$holder/fd/5)\" ]"
+soccr save --json --pid $holder -o dup.img >dup.json || die "save of a dup'ed socket: $(cat dup.json)"
+[ "$(jq -r '"\(.sockets) \(.connections)"' dup.json)" = "1 1" ] &&
+	[ "$(soccr show --json dup.img | jq -r '.sockets[0].fd')" = 5 ] &&
+	ok "save: one socket under fds 5 and 6 is saved once (as fd 5)" || die "dup'ed socket: $(cat dup.json)"
+kill -9 $holder
+
 # Versions (README "Install").
 soccr --version >v.out || die "soccr --version"
 expect v.out "^soccr $(sed -n 's/.*SOCCR_VERSION_STRING *"\(.*\)"/\1/p' "$src/include/soccr/version.h")" "soccr --version"
