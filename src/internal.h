@@ -61,6 +61,18 @@ struct soccr_bpf_env {
 SOCCR_HIDDEN void sc_bpf_env_enter(struct soccr_bpf_env *env, bool quiet);
 SOCCR_HIDDEN void sc_bpf_env_leave(struct soccr_bpf_env *env);
 
+/*
+ * BPF iterators (src/base/iter.c). sc_iter_link_fd(): the iterator link of
+ * a loaded program as an O_CLOEXEC descriptor of our own (the skeleton can be
+ * destroyed), or -errno; call it between sc_bpf_env_enter() and _leave().
+ * sc_iter_create_in(): an iterator (a readable fd, O_CLOEXEC) created in the
+ * network namespace nsfd (-1: the caller's), which is what a TCP iterator
+ * walks; a helper thread enters the namespace and is joined. -errno on failure.
+ */
+struct bpf_program;
+SOCCR_HIDDEN int sc_iter_link_fd(struct bpf_program *prog);
+SOCCR_HIDDEN int sc_iter_create_in(int link_fd, int nsfd);
+
 /* UAPI values newer than the build host's headers may know (linux/bpf.h, 6.6). */
 #define SC_BPF_TCX_INGRESS 46
 #define SC_BPF_TCX_EGRESS  47

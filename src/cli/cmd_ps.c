@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * soccr ps --pid PID [--json]: the TCP sockets of one process, as `ss -tn`
- * would show them for it, with what `soccr save --pid` would do with each.
- * Read-only: the sockets are looked at through copies of the process's fds
- * (pidfd_getfd) and TCP_INFO; nothing is paused or changed.
+ * would show them for it, with their sequence numbers and what `soccr save
+ * --pid` would do with each. Read-only: the sockets are looked at through
+ * copies of the process's fds (pidfd_getfd) and TCP_INFO, the sequence
+ * numbers read by a BPF TCP iterator (src/tcpseqs.h), one run per network
+ * namespace for all the process's sockets there; nothing is paused or changed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +24,14 @@
 
 #include "cli.h"
 #include "json.h"
+#include "tcpseqs.h"
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+#ifndef SIOCGSKNS
+#define SIOCGSKNS 0x894C
+#endif
 
 static void usage(FILE *f)
 {
@@ -30,8 +40,9 @@ static void usage(FILE *f)
 		"\n"
 		"The TCP sockets of process PID, one line each: its fd, family, state, local\n"
 		"and peer address, receive and send queue bytes (for a listener: connections\n"
-		"waiting to be accepted, and the backlog), and what 'soccr save --pid' does\n"
-		"with it: save it, re-create it (a listener), or pass it over, and why.\n"
+		"waiting to be accepted, and the backlog), the next sequence number to send\n"
+		"and to receive (- where unknown), and what 'soccr save --pid' does with it:\n"
+		"save it, re-create it (a listener), or pass it over, and why. Read-only.\n"
 		"\n"
 		"      --pid PID  the process (or PID alone)\n"
 		"  -j, --json     one JSON array instead of text\n"
@@ -47,7 +58,92 @@ struct row {
 	unsigned int rq, sq;	/* queues, or accept queue and backlog for a listener */
 	const char *verdict;	/* "save", "re-create", "pass over" */
 	char why[96];
+	int ns;		       /* index in struct netns_set, -1: no sequence numbers wanted */
+	bool rcv_known;	       /* the receive side's numbers mean something (not SYN_SENT) */
+	struct sc_tcp_seq seq; /* cookie in, numbers out (seq.found) */
 };
+
+/*
+ * The network namespaces of the sockets, one descriptor each (SIOCGSKNS), for
+ * the iterator; fd -1 (dev and ino 0) stands for ours, where SIOCGSKNS is
+ * refused (no CAP_NET_ADMIN there): a socket of another namespace is then
+ * not found, never mistaken for another (cookies are unique).
+ */
+struct netns_set {
+	struct netns {
+		dev_t dev;
+		ino_t ino;
+		int fd;
+	} *ns;
+	size_t n;
+	int err; /* -ENOMEM: a namespace could not be added */
+};
+
+/* The index of fd's network namespace in set, added if new; -1 (and set->err) if none. */
+static int netns_of(int fd, struct netns_set *set)
+{
+	struct stat st;
+	int nsfd = ioctl(fd, SIOCGSKNS);
+
+	if (nsfd >= 0 && fstat(nsfd, &st)) {
+		close(nsfd);
+		nsfd = -1;
+	}
+	if (nsfd < 0)
+		memset(&st, 0, sizeof(st));
+	for (size_t i = 0; i < set->n; i++) {
+		if (set->ns[i].dev == st.st_dev && set->ns[i].ino == st.st_ino) {
+			if (nsfd >= 0)
+				close(nsfd);
+			return (int)i;
+		}
+	}
+	if (!(set->n & (set->n + 1))) { /* 0, 1, 3, 7...: full */
+		struct netns *more = realloc(set->ns, (set->n * 2 + 2) * sizeof(*more));
+
+		if (!more) {
+			if (nsfd >= 0)
+				close(nsfd);
+			if (!set->err)
+				set->err = -ENOMEM;
+			return -1;
+		}
+		set->ns = more;
+	}
+	set->ns[set->n].dev = st.st_dev;
+	set->ns[set->n].ino = st.st_ino;
+	set->ns[set->n].fd = nsfd;
+	return (int)set->n++;
+}
+
+/*
+ * The sequence numbers of rows[], one iterator run per namespace. Never fails
+ * ps: where the iterator cannot run, the numbers stay unknown and -v says why.
+ */
+static void read_seqs(struct row *rows, size_t n, struct netns_set *set)
+{
+	struct sc_tcp_seq *seqs = calloc(n ? n : 1, sizeof(*seqs));
+	int err = seqs ? set->err : -ENOMEM;
+
+	for (size_t k = 0; seqs && k < set->n; k++) {
+		int ret;
+
+		for (size_t i = 0; i < n; i++)
+			seqs[i].cookie = rows[i].ns == (int)k ? rows[i].seq.cookie : 0;
+		ret = sc_tcp_seqs(set->ns[k].fd, seqs, n);
+		if (ret < 0 && !err)
+			err = ret;
+		for (size_t i = 0; i < n; i++)
+			if (rows[i].ns == (int)k && seqs[i].found)
+				rows[i].seq = seqs[i];
+	}
+	free(seqs);
+	if (err && cli_g.verbose)
+		fprintf(stderr,
+			"soccr: ps: sequence numbers not shown: the BPF TCP iterator could not run "
+			"(it needs the kernel's BTF and CAP_BPF outside a user namespace): %s\n",
+			strerror(-err));
+}
 
 static int get_int(int fd, int level, int opt)
 {
@@ -58,7 +154,7 @@ static int get_int(int fd, int level, int opt)
 }
 
 /* One fd of the target: 1 and *r for a TCP socket, 0 for anything else. */
-static int look(int fd, int tfd, struct row *r)
+static int look(int fd, int tfd, struct row *r, struct netns_set *set)
 {
 	struct tcp_info ti;
 	socklen_t len;
@@ -67,6 +163,7 @@ static int look(int fd, int tfd, struct row *r)
 
 	memset(r, 0, sizeof(*r));
 	r->fd = tfd;
+	r->ns = -1;
 	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode))
 		return 0;
 	r->family = get_int(fd, SOL_SOCKET, SO_DOMAIN);
@@ -119,6 +216,12 @@ static int look(int fd, int tfd, struct row *r)
 		snprintf(r->why, sizeof(r->why), "%s", get_int(fd, IPPROTO_TCP, TCP_REPAIR)
 				 ? "in repair mode (saved already?)" : "connection");
 	}
+	/* Sequence numbers for a socket that was connected (a SYN_SENT one has sent only). */
+	len = sizeof(r->seq.cookie);
+	if (r->has_peer && !getsockopt(fd, SOL_SOCKET, SO_COOKIE, &r->seq.cookie, &len)) {
+		r->ns = netns_of(fd, set);
+		r->rcv_known = r->state != TCP_SYN_SENT;
+	}
 	return 1;
 }
 
@@ -142,19 +245,34 @@ static void text(const struct row *rows, size_t n)
 			wp = (int)strlen(b) > wp ? (int)strlen(b) : wp;
 		}
 	}
-	printf("%-4s %-17s %-11s %-*s %-*s %7s %7s  %s\n", "FD", "FAMILY", "STATE", wl, "LOCAL", wp,
-	       "PEER", "RECV-Q", "SEND-Q", "SAVE");
+	printf("%-4s %-17s %-11s %-*s %-*s %7s %7s %10s %10s  %s\n", "FD", "FAMILY", "STATE", wl,
+	       "LOCAL", wp, "PEER", "RECV-Q", "SEND-Q", "SND.NXT", "RCV.NXT", "SAVE");
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
-		char l[64], p[64] = "*";
+		char l[64], p[64] = "*", snd[16] = "-", rcv[16] = "-";
 
 		cli_fmt_endpoint(&r->local, l, sizeof(l));
 		if (r->has_peer)
 			cli_fmt_endpoint(&r->peer, p, sizeof(p));
-		printf("%-4d %-17s %-11s %-*s %-*s %7u %7u  %s: %s\n", r->fd, family_name(r),
+		if (r->seq.found) {
+			snprintf(snd, sizeof(snd), "%u", r->seq.snd_nxt);
+			if (r->rcv_known)
+				snprintf(rcv, sizeof(rcv), "%u", r->seq.rcv_nxt);
+		}
+		printf("%-4d %-17s %-11s %-*s %-*s %7u %7u %10s %10s  %s: %s\n", r->fd,
+		       family_name(r),
 		       r->state == TCP_LISTEN ? "LISTEN" : soccr_tcp_state_name((unsigned)r->state),
-		       wl, l, wp, p, r->rq, r->sq, r->verdict, r->why);
+		       wl, l, wp, p, r->rq, r->sq, snd, rcv, r->verdict, r->why);
 	}
+}
+
+/* A sequence number, or null where it is not known. */
+static void seq_json(struct sc_json *j, const char *key, bool known, uint32_t v)
+{
+	if (known)
+		sc_json_uint(j, key, v);
+	else
+		sc_json_null(j, key);
 }
 
 static int json(const struct row *rows, size_t n)
@@ -183,6 +301,11 @@ static int json(const struct row *rows, size_t n)
 		} else {
 			sc_json_uint(&j, "recv_q", r->rq);
 			sc_json_uint(&j, "send_q", r->sq);
+			seq_json(&j, "snd_una", r->seq.found, r->seq.snd_una);
+			seq_json(&j, "snd_nxt", r->seq.found, r->seq.snd_nxt);
+			seq_json(&j, "write_seq", r->seq.found, r->seq.write_seq);
+			seq_json(&j, "rcv_nxt", r->seq.found && r->rcv_known, r->seq.rcv_nxt);
+			seq_json(&j, "copied_seq", r->seq.found && r->rcv_known, r->seq.copied_seq);
 		}
 		sc_json_string(&j, "save", r->verdict);
 		sc_json_string(&j, "why", r->why);
@@ -200,6 +323,7 @@ int cmd_ps(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *pid_arg = NULL;
+	struct netns_set nss = {.n = 0};
 	struct row *rows = NULL;
 	int *fds = NULL, pidfd, c, ret, status = EXIT_FAIL;
 	size_t nfds = 0, n = 0;
@@ -253,9 +377,10 @@ int cmd_ps(int argc, char **argv)
 			cli_err("ps: fd %d of pid %d: %m", fds[i], (int)pid);
 			goto out;
 		}
-		n += look(fd, fds[i], &rows[n]);
+		n += look(fd, fds[i], &rows[n], &nss);
 		close(fd);
 	}
+	read_seqs(rows, n, &nss);
 	if (cli_g.json) {
 		status = json(rows, n);
 	} else {
@@ -263,6 +388,10 @@ int cmd_ps(int argc, char **argv)
 		status = EXIT_OK;
 	}
 out:
+	for (size_t k = 0; k < nss.n; k++)
+		if (nss.ns[k].fd >= 0)
+			close(nss.ns[k].fd);
+	free(nss.ns);
 	free(rows);
 	free(fds);
 	close(pidfd);

@@ -12,18 +12,13 @@
  * on without the TSval, as CRIU's does.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/sockios.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "core/core.h"
@@ -41,90 +36,36 @@
 static int synstamp_load(void)
 {
 	struct soccr_synstamp *skel;
-	struct bpf_link *link;
 	struct soccr_bpf_env env;
-	int err, fd = -1;
+	int fd;
 
 	sc_bpf_env_enter(&env, true);
 	skel = soccr_synstamp__open_and_load();
-	if (!skel) {
-		err = -errno;
-		goto fail;
-	}
-	link = bpf_program__attach_iter(skel->progs.soccr_synstamp, NULL);
-	if (!link) {
-		err = -errno;
-		soccr_synstamp__destroy(skel);
-		goto fail;
-	}
-	/* Our own descriptor keeps the link (and through it the program) alive. */
-	fd = fcntl(bpf_link__fd(link), F_DUPFD_CLOEXEC, 0);
-	err = fd < 0 ? -errno : 0;
-	bpf_link__destroy(link);
+	if (!skel)
+		fd = errno ? -errno : -EOPNOTSUPP;
+	else
+		fd = sc_iter_link_fd(skel->progs.soccr_synstamp);
 	soccr_synstamp__destroy(skel);
-	if (err)
-		goto fail;
 	sc_bpf_env_leave(&env);
-	return fd;
-fail:
-	sc_bpf_env_leave(&env);
-	err = err ? err : -EOPNOTSUPP;
-	errno = -err;
-	pr_dbg("SYN_SENT iterator (BPF iter/tcp, needs BTF and CAP_BPF): %m");
-	return err;
-}
-
-/* Same network namespace as the calling thread? */
-static bool same_netns(int nsfd)
-{
-	struct stat a, b;
-
-	return !fstat(nsfd, &a) && !stat("/proc/thread-self/ns/net", &b) && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
-}
-
-struct iter_in_ns {
-	int link_fd, nsfd, ifd, err;
-};
-
-/* A thread of its own enters the namespace: the caller's thread stays where it is. */
-static void *iter_thread(void *arg)
-{
-	struct iter_in_ns *t = arg;
-
-	if (setns(t->nsfd, CLONE_NEWNET)) {
-		t->err = -errno;
-		return NULL;
+	if (fd < 0) {
+		errno = -fd;
+		pr_dbg("SYN_SENT iterator (BPF iter/tcp, needs BTF and CAP_BPF): %m");
 	}
-	t->ifd = bpf_iter_create(t->link_fd);
-	if (t->ifd < 0)
-		t->err = -errno;
-	return NULL;
+	return fd;
 }
 
 /*
- * An iterator over the TCP sockets of fd's network namespace (the namespace
- * of the thread that creates it); -errno on failure.
+ * An iterator over the TCP sockets of fd's network namespace; -errno on
+ * failure. Without SIOCGSKNS: the caller's namespace, the socket's in practice.
  */
 static int iter_open(int link_fd, int fd)
 {
-	struct iter_in_ns t = {.link_fd = link_fd, .ifd = -1};
-	pthread_t th;
-	int ifd;
+	int nsfd = ioctl(fd, SIOCGSKNS), ifd;
 
-	t.nsfd = ioctl(fd, SIOCGSKNS);
-	if (t.nsfd < 0 || same_netns(t.nsfd)) {
-		/* Without SIOCGSKNS: the caller's namespace, the socket's in practice. */
-		if (t.nsfd >= 0)
-			close(t.nsfd);
-		ifd = bpf_iter_create(link_fd);
-		return ifd < 0 ? -errno : ifd;
-	}
-	t.err = -pthread_create(&th, NULL, iter_thread, &t);
-	if (!t.err)
-		pthread_join(th, NULL);
-	close(t.nsfd);
-	return t.err ? t.err : t.ifd;
+	ifd = sc_iter_create_in(link_fd, nsfd);
+	if (nsfd >= 0)
+		close(nsfd);
+	return ifd;
 }
 
 int sc_syn_first_tsval(int fd, uint32_t *tsval)
