@@ -90,7 +90,7 @@ wait_for "[ -n \"\$(ss -Htn state close-wait 'sport = :7000')\" ]"
 expect client.out '^a: last words$' "the client's last line answered, its side closed"
 soccr ps $server >ps.out || die "soccr ps"
 soccr ps --json $server >ps.json || die "soccr ps --json"
-expect ps.out '^4 +inet +CLOSE_WAIT +127\.0\.0\.1:7000 +127\.0\.0\.1:[0-9]+ +0 +0 +save: connection$' \
+expect ps.out '^4 +inet +CLOSE_WAIT +127\.0\.0\.1:7000 +127\.0\.0\.1:[0-9]+ +0 +0 +[0-9]+ +[0-9]+ +save: connection$' \
 	"ps: the half-closed connection, to be saved"
 soccr save --pid $server -o half.img >save.out || die "save: $(cat save.out)"
 expect save.out "^saved 2 sockets of pid $server to half.img: 1 connection \(CLOSE_WAIT 1\), 1 listener; flows locked$" \
