@@ -122,17 +122,17 @@ static void hold(int n, int w)
 
 /*
  * Run soccr with argv in namespace nsfd (-1: ours): its wall time in ms, or
- * < 0 on a failure. until_report: the time until its first stderr line, the
- * report `soccr restore -- CMD` prints once every socket is handed over,
- * which must start with "restored "; its command is then stopped (soccr
- * passes the signal on) and reaped, untimed. A line "running" before it is
- * the command's own, printed as it starts: *t_cmd gets its time (the
- * hand-over; the report follows once the idle lock is detached).
+ * < 0 on a failure. until_report: the time until the report line `soccr
+ * restore -- CMD` prints on stderr once every socket is handed over and the
+ * idle lock detached, which must start with "restored "; its command is then
+ * stopped (soccr passes the signal on) and reaped, untimed. With t_cmd, the
+ * command's own "running" line, printed as it starts, is awaited too, before
+ * or after the report (the two race): *t_cmd gets its time, the hand-over.
  */
 static double run_soccr(int nsfd, char *const argv[], bool until_report, double *t_cmd)
 {
 	uint64_t t0 = bench_now_ns(), t = 0;
-	char line[512] = "";
+	char line[512] = "", report[512] = "";
 	int p[2], st;
 	size_t got = 0;
 	pid_t pid;
@@ -159,16 +159,23 @@ static double run_soccr(int nsfd, char *const argv[], bool until_report, double 
 
 		if (n <= 0)
 			break;
-		if (line[got++] == '\n') {
+		if (line[got++] != '\n')
+			continue;
+		if (t_cmd && got == 8 && !strncmp(line, "running\n", 8)) {
+			*t_cmd = (double)(bench_now_ns() - t0) / 1e6;
+			got = 0;
+		} else if (!t) {
 			t = bench_now_ns() - t0;
-			if (t_cmd && got == 8 && !strncmp(line, "running\n", 8)) {
-				*t_cmd = (double)t / 1e6;
-				got = 0;
-				t = 0;
-				continue;
-			}
-			break;
+			if (strncmp(line, "restored ", 9))
+				break;
+			memcpy(report, line, got);
+			report[got] = '\0';
+			got = 0;
+		} else {
+			got = 0; /* anything else the command prints */
 		}
+		if (t && (!t_cmd || *t_cmd >= 0))
+			break;
 	}
 	line[got] = '\0';
 	if (until_report)
@@ -182,8 +189,9 @@ static double run_soccr(int nsfd, char *const argv[], bool until_report, double 
 			return -1;
 		}
 		t = bench_now_ns() - t0;
-	} else if (!t || strncmp(line, "restored ", 9)) {
-		fprintf(stderr, "%s: soccr %s: %s\n", bench_prog, argv[1], line);
+	} else if (!t || strncmp(report, "restored ", 9) || (t_cmd && *t_cmd < 0)) {
+		fprintf(stderr, "%s: soccr %s: %s%s\n", bench_prog, argv[1], report[0] ? report : line,
+			t_cmd && *t_cmd < 0 ? " (the command's \"running\" line never came)" : "");
 		return -1;
 	}
 	return (double)t / 1e6;
