@@ -32,6 +32,14 @@ struct soccr_peer_ctx {
 	struct soccr_restore_opts opts;
 	bool open;
 	struct soccr_path path;
+	/*
+	 * What the restore knows of its socket, to spare system calls: the
+	 * repair queue selected (-1: not known), and the segment count the
+	 * last absorption check read (have_segs_out: read at all).
+	 */
+	int repair_queue;
+	bool have_segs_out;
+	uint32_t segs_out;
 };
 
 /* A segment to inject into the restored socket fd as if the peer had sent it. */

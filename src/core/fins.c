@@ -8,12 +8,15 @@
  * data); with TCP_NO_QUEUE it stays unsent behind the unsent data (the send
  * window is still 0, so nothing leaves).
  */
-static int restore_our_fin(struct libsoccr_sk *sk, bool sent)
+static int restore_our_fin(struct libsoccr_sk *sk, const struct plan *p)
 {
-	int fd = sk->fd;
+	int fd = sk->fd, q = p->fin_sent ? TCP_SEND_QUEUE : TCP_NO_QUEUE;
+	bool sent = p->fin_sent;
 
-	if (sc_set_repair_queue(fd, sent ? TCP_SEND_QUEUE : TCP_NO_QUEUE))
+	p->peer->repair_queue = -1;
+	if (sc_set_repair_queue(fd, q))
 		return -1;
+	p->peer->repair_queue = q;
 	if (shutdown(fd, SHUT_WR)) {
 		pr_perror("sk %d: shutdown(SHUT_WR)", fd);
 		return -1;
@@ -59,7 +62,8 @@ static void wire_flow(const struct libsoccr_sk *sk, struct soccr_wire_flow *f)
  * (tcp_paws_check()) takes as "nothing seen yet": the segment passes, and
  * whatever TSval the real peer sends next passes too. A non-zero guess
  * above the peer's clock would make the kernel drop the peer's segments.
- * TSecr is our current clock (an RTT sample of ~0 rather than a bogus one).
+ * TSecr is our clock as restored, at most a few ms behind its reading now (an
+ * RTT sample of about 0 rather than a bogus one).
  */
 static int inject(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data, const struct plan *p,
 		  uint32_t seq, uint32_t ack, uint8_t flags, const struct soccr_absorb *want)
@@ -77,12 +81,10 @@ static int inject(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data, c
 	}
 	s.window = (uint16_t)wnd;
 	if (data->opt_mask & TCPI_OPT_TIMESTAMPS) {
-		socklen_t len = sizeof(s.ts_ecr);
-
 		s.ts = true;
 		s.ts_val = 0;
-		if (getsockopt(sk->fd, IPPROTO_TCP, TCP_TIMESTAMP, &s.ts_ecr, &len))
-			s.ts_ecr = data->timestamp;
+		/* The clock restore_options() set a moment ago (it reads that plus the ms since). */
+		s.ts_ecr = data->timestamp;
 	}
 	return sc_inject_from_peer(p->peer, &s, want);
 }
@@ -159,7 +161,7 @@ int sc_restore_fins(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
 	struct soccr_absorb want = {0};
 	int ret;
 
-	if ((p->mstate & SNDQ_FIN_FIRST) && restore_our_fin(sk, p->fin_sent))
+	if ((p->mstate & SNDQ_FIN_FIRST) && restore_our_fin(sk, p))
 		return -1;
 	if (p->mstate & RCVQ_FIN) {
 		/* The peer's FIN, acking what it had acked (not our FIN, even in CLOSE). */
@@ -174,7 +176,7 @@ int sc_restore_fins(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
 		if (data->state == TCP_CLOSE_WAIT || data->state == TCP_LAST_ACK)
 			flush_delayed_ack(sk, data, p);
 	}
-	if ((p->mstate & SNDQ_FIN_SECOND) && restore_our_fin(sk, p->fin_sent))
+	if ((p->mstate & SNDQ_FIN_SECOND) && restore_our_fin(sk, p))
 		return -1;
 	if (p->mstate & SNDQ_FIN_ACKED) {
 		/* The peer's ACK of our FIN: seq after its own FIN, if it sent one. */

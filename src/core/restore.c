@@ -223,6 +223,8 @@ static int ensure_buf(int fd, int opt, int force_opt, const char *name, uint32_t
 	socklen_t olen = sizeof(int);
 	int cur, val;
 
+	if (len <= SMALL_QUEUE)
+		return 0;
 	if (getsockopt(fd, SOL_SOCKET, opt, &cur, &olen)) {
 		pr_perror("sk %d: %s (get)", fd, name);
 		return -1;
@@ -284,13 +286,26 @@ static int write_queue(int fd, const char *what, const char *buf, uint32_t len)
 	return 0;
 }
 
+/* Select queue q unless *cur (the selected one, -1 if not known) is it already. */
+static int select_queue(int fd, int *cur, int q)
+{
+	if (*cur == q)
+		return 0;
+	*cur = -1;
+	if (sc_set_repair_queue(fd, q))
+		return -1;
+	*cur = q;
+	return 0;
+}
+
 int sc_restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data *data,
 		      const struct plan *p)
 {
 	uint32_t sent = data->outq_len - data->unsq_len;
-	int fd = sk->fd;
+	int fd = sk->fd, *q = &p->peer->repair_queue;
 	const char rtt_byte = 0;
 
+	*q = p->queue;
 	if (data->inq_len) {
 		if (!sk->recv_queue) {
 			pr_err("sk %d: %u bytes of receive queue expected, none given", fd,
@@ -298,7 +313,7 @@ int sc_restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 			return -1;
 		}
 		if (ensure_buf(fd, SO_RCVBUF, SO_RCVBUFFORCE, "SO_RCVBUF", data->inq_len) ||
-		    (p->queue != TCP_RECV_QUEUE && sc_set_repair_queue(fd, TCP_RECV_QUEUE)) ||
+		    select_queue(fd, q, TCP_RECV_QUEUE) ||
 		    write_queue(fd, "recv", sk->recv_queue, data->inq_len))
 			return -1;
 	}
@@ -307,7 +322,7 @@ int sc_restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 	 * sent, in an skb of its own (each repair-mode write is "sent" at once),
 	 * for sc_restore_rtt() to have acknowledged. Its contents never leave.
 	 */
-	if (p->rtt_byte && (sc_set_repair_queue(fd, TCP_SEND_QUEUE) ||
+	if (p->rtt_byte && (select_queue(fd, q, TCP_SEND_QUEUE) ||
 			    write_queue(fd, "send (RTT byte)", &rtt_byte, 1)))
 		return -1;
 	if (!data->outq_len)
@@ -319,10 +334,12 @@ int sc_restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 	if (ensure_buf(fd, SO_SNDBUF, SO_SNDBUFFORCE, "SO_SNDBUF", data->outq_len))
 		return -1;
 	/* Sent but unacked: in repair mode, taken as already sent (retransmitted if lost). */
-	if (sent && (sc_set_repair_queue(fd, TCP_SEND_QUEUE) ||
+	if (sent && (select_queue(fd, q, TCP_SEND_QUEUE) ||
 		     write_queue(fd, "send (sent part)", sk->send_queue, sent)))
 		return -1;
 	if (data->unsq_len) {
+		/* Repair mode on again selects no queue. */
+		*q = -1;
 		/*
 		 * Never sent: ordinary data, written outside repair mode (a
 		 * repair-mode write would mark it sent). The send window is
@@ -337,6 +354,7 @@ int sc_restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 		}
 		if (sc_repair_set(fd, 1))
 			return -1;
+		*q = TCP_NO_QUEUE;
 	}
 	return 0;
 }
@@ -495,6 +513,7 @@ SOCCR_API int soccr_restore_ext(struct libsoccr_sk *sk, struct libsoccr_sk_data 
 	int ret;
 
 	memset(&peer, 0, sizeof(peer));
+	peer.repair_queue = -1;
 	if (sc_opts_copy(&peer.opts, sizeof(peer.opts), opts, opts ? opts->sz : 0,
 			 RESTORE_OPTS_MIN_SZ)) {
 		pr_err("sk %d: restore: bad options (sz %zu)", sk ? sk->fd : -1,

@@ -109,6 +109,14 @@ struct libsoccr_sk {
  */
 #define BUF_SLACK (64 * 1024)
 
+/*
+ * A queue this small is written as it is: the kernel lets a write into a
+ * socket that holds nothing yet whatever its buffer (it compares the memory
+ * already charged with the limit), and the buffer stays what a new socket
+ * has, as with any connection of this host. A system call less per socket.
+ */
+#define SMALL_QUEUE 4096
+
 /* Between the re-issued connect() and the clock set for it (restore_syn_clock()). */
 #define SYN_CLOCK_GAP_US 2000
 
