@@ -185,4 +185,20 @@ struct soccr_flow;
  */
 int cli_lock_holds(struct soccr_lock *lock, const struct soccr_flow *flows, size_t n, bool *held);
 
+/*
+ * How many threads for n sockets (src/cli/par.c): asked if not 0, else one
+ * per CPU this process may run on, with at least 128 sockets each.
+ */
+unsigned int cli_par_threads(size_t n, unsigned int asked);
+/*
+ * fn(ctx, i, worker) for every i in [0, n), on up to threads threads (the
+ * caller's is worker 0; the others are numbered 1..threads-1). The first
+ * fn that returns non-zero stops it all (the other threads finish the index
+ * they are on and start no other): that value is returned and its index
+ * stored in *failed. progress(ctx, done), if given, is called in
+ * the caller's thread. Returns 0 when every fn returned 0.
+ */
+int cli_par_for(size_t n, unsigned int threads, int (*fn)(void *ctx, size_t i, unsigned int worker),
+		void *ctx, void (*progress)(void *ctx, size_t done), size_t *failed);
+
 #endif /* SOCCR_CLI_H */

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,7 +57,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: soccr restore -i IMAGE [--no-unlock] [--keep-lock] [--pin-dir DIR] [--verify]\n"
-		"                     [--pcap FILE] [--fds-as-saved] [--json] [-q] [-v] [-- CMD [ARG]...]\n"
+		"                     [--pcap FILE] [--fds-as-saved] [--threads N] [--json] [-q] [-v]\n"
+		"                     [-- CMD [ARG]...]\n"
 		"\n"
 		"Restore the TCP sockets saved in IMAGE ('-': standard input) in this network\n"
 		"namespace (the local addresses must be configured here): connections, and\n"
@@ -80,6 +82,8 @@ static void usage(FILE *f)
 		"      --pcap FILE    write the capture of the flows during the restore to FILE\n"
 		"      --fds-as-saved with CMD: each socket at the fd number it had when saved\n"
 		"                     (3 or above), no LISTEN_* variables\n"
+		"      --threads N    make the sockets on N threads (1 to 64; default: one per CPU\n"
+		"                     this process may use, with at least 128 sockets each)\n"
 		"  -j, --json         the summary as JSON (on stderr with CMD: stdout is CMD's)\n"
 		"  -q, --quiet        no progress line, no summary (errors only)\n"
 		"  -v, --verbose      library debug messages\n"
@@ -146,19 +150,28 @@ static void report(const struct golive *g)
 	fflush(g->report);
 }
 
+static int resume_one(void *ctx, size_t i, unsigned int worker)
+{
+	struct golive *g = ctx;
+
+	(void)worker;
+	if (g->r[i].sk)
+		libsoccr_resume(g->r[i].sk);
+	g->r[i].sk = NULL;
+	return 0;
+}
+
 void go_live(struct golive *g)
 {
 	struct soccr_flow *f = calloc(g->n ? g->n : 1, sizeof(*f));
 	size_t nf = 0;
 	int ret;
 
-	for (size_t i = 0; i < g->n; i++) {
-		if (g->r[i].sk)
-			libsoccr_resume(g->r[i].sk);
-		g->r[i].sk = NULL;
+	for (size_t i = 0; i < g->n; i++)
 		if (g->r[i].unlock && f)
 			f[nf++] = g->r[i].flow;
-	}
+	/* Repair mode off for all, on the threads that made them. */
+	cli_par_for(g->n, g->threads, resume_one, g, NULL, NULL);
 	g->done = true;
 	if (g->lock && nf) {
 		ret = soccr_lock_del_batch(g->lock, f, nf);
@@ -348,6 +361,97 @@ static int make_listener(struct rsock *r)
 	return 0;
 }
 
+/* What the threads that make the sockets share (cli_par_for()). */
+struct maker {
+	struct golive *g;
+	struct soccr_image_set *set;
+	struct soccr_restore_opts *ropts; /* one per thread: each its own session */
+	bool progress;
+	size_t shown; /* the count the progress line shows */
+};
+
+/* Socket i made again: a listener listening, a connection restored in repair mode. */
+static int make_one(void *ctx, size_t i, unsigned int worker)
+{
+	struct maker *m = ctx;
+	struct rsock *r = &m->g->r[i];
+	struct soccr_image *img = &m->set->socks[i].conn;
+	int ret;
+
+	if (r->k->kind == SOCCR_IMAGE_LISTEN) {
+		r->reported = make_listener(r) != 0;
+		return r->reported ? -1 : 0;
+	}
+	r->fd = socket(img->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (r->fd < 0) {
+		cli_err("restore: socket: %m");
+		r->reported = true;
+		return -1;
+	}
+	r->sk = libsoccr_pause(r->fd);
+	if (!r->sk) {
+		cli_err("restore: libsoccr_pause: %s", cli_why(strerror(errno)));
+		r->reported = true;
+		return -1;
+	}
+	/* Addresses by reference: the set outlives sk. Queues are handed over. */
+	libsoccr_set_addr(r->sk, 1, &img->local, 0);
+	libsoccr_set_addr(r->sk, 0, &img->peer, 0);
+	if (img->recvq) {
+		libsoccr_set_queue_bytes(r->sk, TCP_RECV_QUEUE, img->recvq, SOCCR_MEM_EXCL);
+		img->recvq = NULL;
+	}
+	if (img->sendq) {
+		libsoccr_set_queue_bytes(r->sk, TCP_SEND_QUEUE, img->sendq, SOCCR_MEM_EXCL);
+		img->sendq = NULL;
+	}
+	ret = soccr_restore_ext(r->sk, &img->data, sizeof(img->data), &m->ropts[worker]);
+	return ret < 0 ? ret : 0;
+}
+
+/* A progress line for long restores, on a terminal: every 256 sockets and the last. */
+static void make_progress(void *ctx, size_t done)
+{
+	struct maker *m = ctx;
+
+	if (!m->progress || (done / 256 == m->shown / 256 && done != m->set->n) ||
+	    done == m->shown)
+		return;
+	m->shown = done;
+	fprintf(stderr, "\rrestoring %zu/%zu sockets%s", done, m->set->n,
+		done == m->set->n ? "\n" : "");
+}
+
+/*
+ * The verifier's observer, called from several threads: one at a time
+ * (it keeps one table of segments and views).
+ */
+struct obs_serial {
+	struct soccr_restore_observer inner;
+	pthread_mutex_t mu;
+};
+
+static void obs_segment(void *ctx, int fd, const struct soccr_segment *seg, enum soccr_link link,
+			int ifindex, const struct soccr_restore_expect *exp, int err)
+{
+	struct obs_serial *o = ctx;
+
+	pthread_mutex_lock(&o->mu);
+	if (o->inner.segment)
+		o->inner.segment(o->inner.ctx, fd, seg, link, ifindex, exp, err);
+	pthread_mutex_unlock(&o->mu);
+}
+
+static void obs_view(void *ctx, int fd, const struct soccr_restore_view *view)
+{
+	struct obs_serial *o = ctx;
+
+	pthread_mutex_lock(&o->mu);
+	if (o->inner.view)
+		o->inner.view(o->inner.ctx, fd, view);
+	pthread_mutex_unlock(&o->mu);
+}
+
 /* Room for n sockets and the child's copies of them: raise the soft fd limit if needed. */
 static void fd_room(size_t n)
 {
@@ -361,7 +465,15 @@ static void fd_room(size_t n)
 
 int cmd_restore(int argc, char **argv)
 {
-	enum { OPT_NO_UNLOCK = 256, OPT_PIN_DIR, OPT_VERIFY, OPT_PCAP, OPT_KEEP_LOCK, OPT_AS_SAVED };
+	enum {
+		OPT_NO_UNLOCK = 256,
+		OPT_PIN_DIR,
+		OPT_VERIFY,
+		OPT_PCAP,
+		OPT_KEEP_LOCK,
+		OPT_AS_SAVED,
+		OPT_THREADS,
+	};
 	static const struct option longopts[] = {
 		{ "image", required_argument, NULL, 'i' },
 		{ "no-unlock", no_argument, NULL, OPT_NO_UNLOCK },
@@ -370,6 +482,7 @@ int cmd_restore(int argc, char **argv)
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "pcap", required_argument, NULL, OPT_PCAP },
 		{ "fds-as-saved", no_argument, NULL, OPT_AS_SAVED },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -384,9 +497,14 @@ int cmd_restore(int argc, char **argv)
 	char err[512];
 	char **cmd = NULL;
 	struct soccr_verifier *ver = NULL;
-	struct soccr_restore_opts ropts = {.sz = sizeof(ropts)};
+	struct soccr_restore_opts ropts = {.sz = sizeof(ropts)}, *wopts = NULL;
 	struct soccr_restore_observer obs;
-	struct soccr_session *session = NULL;
+	struct obs_serial serial = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct soccr_session **sessions = NULL;
+	struct maker mk = {0};
+	const char *threads_arg = NULL;
+	uint64_t threads = 0;
+	size_t failed = 0;
 
 	memset(&set, 0, sizeof(set));
 	opterr = 0;
@@ -416,6 +534,15 @@ int cmd_restore(int argc, char **argv)
 		case OPT_PCAP:
 			if (cli_once("restore", "--pcap", &pcap, optarg))
 				return EXIT_USAGE;
+			break;
+		case OPT_THREADS:
+			if (cli_once("restore", "--threads", &threads_arg, optarg))
+				return EXIT_USAGE;
+			if (cli_parse_u64(optarg, 64, &threads) || !threads) {
+				cli_err("restore: --threads: '%s' is not a number from 1 to 64",
+					optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		default:
 			return cli_opt_other("restore", c, argv, usage);
@@ -519,57 +646,38 @@ int cmd_restore(int argc, char **argv)
 			cli_err("restore: capture filter: %s", cli_why(strerror(-ret)));
 			goto out;
 		}
-		soccr_verifier_observer(ver, &obs);
+		soccr_verifier_observer(ver, &serial.inner);
+		obs = (struct soccr_restore_observer){.sz = sizeof(obs), .segment = obs_segment,
+						      .view = obs_view, .ctx = &serial};
 		ropts.observer = &obs;
 	}
-	/* The tool's restores take the AF_PACKET path, loading the bypass where it is needed. */
-	ret = soccr_session_open(NULL, &session);
-	if (ret) {
-		cli_err("restore: session: %s", cli_why(strerror(-ret)));
+	/*
+	 * Every socket made, connections still in repair mode; the first
+	 * failure stops all. On several threads, each with a session of its
+	 * own (the tool's restores take the AF_PACKET path, loading the bypass
+	 * where it is needed).
+	 */
+	g.threads = cli_par_threads(set.n, (unsigned int)threads);
+	sessions = calloc(g.threads, sizeof(*sessions));
+	wopts = calloc(g.threads, sizeof(*wopts));
+	if (!sessions || !wopts) {
+		cli_err("restore: out of memory");
 		goto out;
 	}
-	ropts.session = session;
-
-	/* Every socket made, connections still in repair mode; the first failure stops all. */
-	for (size_t i = 0; i < set.n && ret >= 0; i++) {
-		struct rsock *r = &g.r[i];
-		struct soccr_image *img = &set.socks[i].conn;
-
-		if (r->k->kind == SOCCR_IMAGE_LISTEN) {
-			ret = make_listener(r) ? -1 : 0;
-			reported = ret < 0;
-			continue;
+	for (unsigned int k = 0; k < g.threads; k++) {
+		ret = soccr_session_open(NULL, &sessions[k]);
+		if (ret) {
+			cli_err("restore: session: %s", cli_why(strerror(-ret)));
+			goto out;
 		}
-		r->fd = socket(img->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
-		if (r->fd < 0) {
-			cli_err("restore: socket: %m");
-			ret = -1;
-			reported = true;
-			break;
-		}
-		r->sk = libsoccr_pause(r->fd);
-		if (!r->sk) {
-			cli_err("restore: libsoccr_pause: %s", cli_why(strerror(errno)));
-			ret = -1;
-			reported = true;
-			break;
-		}
-		/* Addresses by reference: the set outlives sk. Queues are handed over. */
-		libsoccr_set_addr(r->sk, 1, &img->local, 0);
-		libsoccr_set_addr(r->sk, 0, &img->peer, 0);
-		if (img->recvq) {
-			libsoccr_set_queue_bytes(r->sk, TCP_RECV_QUEUE, img->recvq, SOCCR_MEM_EXCL);
-			img->recvq = NULL;
-		}
-		if (img->sendq) {
-			libsoccr_set_queue_bytes(r->sk, TCP_SEND_QUEUE, img->sendq, SOCCR_MEM_EXCL);
-			img->sendq = NULL;
-		}
-		ret = soccr_restore_ext(r->sk, &img->data, sizeof(img->data), &ropts);
-		if (progress && ((i + 1) % 256 == 0 || i + 1 == set.n))
-			fprintf(stderr, "\rrestoring %zu/%zu sockets%s", i + 1, set.n,
-				i + 1 == set.n || ret < 0 ? "\n" : "");
+		wopts[k] = ropts;
+		wopts[k].session = sessions[k];
 	}
+	mk = (struct maker){.g = &g, .set = &set, .ropts = wopts, .progress = progress};
+	ret = cli_par_for(set.n, g.threads, make_one, &mk, make_progress, &failed);
+	if (ret && mk.shown && mk.shown != set.n)
+		fputc('\n', stderr);
+	reported = ret && g.r[failed].reported;
 	if (ver) {
 		vbad = verdicts(ver, verify, pcap, cli_g.json ? stderr : g.report);
 		if (vbad < 0 && ret == 0) {
@@ -623,7 +731,10 @@ out:
 	}
 	free(g.r);
 	free(flows);
-	soccr_session_close(session);
+	for (unsigned int k = 0; sessions && k < g.threads; k++)
+		soccr_session_close(sessions[k]);
+	free(sessions);
+	free(wopts);
 	soccr_verifier_close(ver);
 	soccr_lock_close(g.lock);
 	soccr_image_set_free(&set);

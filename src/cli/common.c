@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +211,9 @@ void cli_setup_log(bool verbose)
 static char lib_err[512];
 static bool capture_verbose;
 
+/* restore's threads report through the one callback. */
+static pthread_mutex_t lib_err_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void log_capture(unsigned int level, const char *fmt, ...)
 {
 	char line[512];
@@ -219,8 +223,10 @@ static void log_capture(unsigned int level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	line[strcspn(line, "\n")] = '\0';
+	pthread_mutex_lock(&lib_err_mu);
 	if (level == SOCCR_LOG_ERR && !lib_err[0])
 		snprintf(lib_err, sizeof(lib_err), "%s", without_origin(line));
+	pthread_mutex_unlock(&lib_err_mu);
 	if (capture_verbose)
 		fprintf(stderr, "soccr: %s: %s\n", level == SOCCR_LOG_ERR ? "error" : "debug",
 			without_origin(line));

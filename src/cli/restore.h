@@ -25,6 +25,7 @@ struct rsock {
 	struct libsoccr_sk *sk;	/* a connection, in repair mode until it goes live */
 	struct soccr_flow flow;
 	bool unlock;		/* locked at save, to be unlocked once live */
+	bool reported;		/* its failure was reported (not the library's) */
 };
 
 /* What is left to do once the restored sockets may go live: repair off, unlock, report. */
@@ -36,6 +37,7 @@ struct golive {
 	FILE *report;
 	bool done, unlocked, unlock_failed, keep_lock, detached;
 	bool untraced; /* CMD could not be stopped at its exec: it left repair mode itself */
+	unsigned int threads; /* the threads that make the sockets and take them live */
 };
 
 
