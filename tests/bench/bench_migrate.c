@@ -20,11 +20,16 @@
  *   handover the same restore, from the exec to the moment the command runs
  *            with every socket live and unlocked (its "running" line; a
  *            shell's start, ~1 ms, included)
+ *   restore_1thread, handover_1thread
+ *            the same with `restore --threads 1` (by default soccr restore
+ *            makes the sockets on one thread per CPU): every other round
  *   floor    the same N connections from the same image, restored in-process
  *            with the bare TCP_REPAIR sequence of an ESTABLISHED socket
  *            (socket, repair on, both queue sequences, bind, connect,
  *            TCP_REPAIR_OPTIONS, TCP_REPAIR_WINDOW, repair off), then closed
  *            (an abortive close under the lock, not timed)
+ *
+ * The floor runs on one thread, in every round.
  *
  * Targets (issue "Migrate a whole server"): restore <= 1.5x floor; save +
  * restore of 10,000 under 1 s. Memory: the largest RSS of the two commands
@@ -288,6 +293,7 @@ static double floor_round(const struct soccr_image_set *set, int *fds, const int
 int main(void)
 {
 	struct bench_series *s_save, *s_rst, *s_hand, *s_floor, *s_total, *s_rss, *s_img;
+	struct bench_series *s_rst1, *s_hand1;
 	int n, rounds, err, half_every, *cli, *ffds;
 	struct rusage ru;
 
@@ -314,18 +320,24 @@ int main(void)
 	s_save = bench_series(PREFIX "_10k_save", "ms");
 	s_rst = bench_series(PREFIX "_10k_restore", "ms");
 	s_hand = bench_series(PREFIX "_10k_handover", "ms");
+	s_rst1 = bench_series(PREFIX "_10k_restore_1thread", "ms");
+	s_hand1 = bench_series(PREFIX "_10k_handover_1thread", "ms");
 	s_floor = bench_series(PREFIX "_10k_floor", "ms");
 	s_total = bench_series(PREFIX "_10k_save_restore", "ms");
 	s_rss = bench_series(PREFIX "_10k_max_rss", "MiB");
 	s_img = bench_series(PREFIX "_10k_image", "MiB");
 
-	for (int r = 0; r <= rounds; r++) {
+	/* Round 0 warms up; then the default restore and --threads 1 take turns. */
+	for (int r = 0; r <= 2 * rounds; r++) {
 		struct sockaddr_storage ss;
 		struct soccr_image_set set;
 		char pidbuf[16], msg[256], c;
+		bool one = r && r % 2 == 0;
 		char *save_argv[] = {"soccr", "save", "--pid", pidbuf, "-o", img, NULL};
 		char *rst_argv[] = {"soccr", "restore", "-i", img, "--", "/bin/sh", "-c",
 				    "echo running >&2; exec sleep 600", NULL};
+		char *rst1_argv[] = {"soccr", "restore", "-i", img, "--threads", "1", "--",
+				     "/bin/sh", "-c", "echo running >&2; exec sleep 600", NULL};
 		double ts, tr, tf, th = -1;
 		socklen_t len;
 		int p[2];
@@ -375,10 +387,14 @@ int main(void)
 			bench_die(msg, EIO);
 		tf = floor_round(&set, ffds, cli, n);
 		soccr_image_set_free(&set);
-		tr = run_soccr(pair.nsfd[0], rst_argv, true, &th);
+		tr = run_soccr(pair.nsfd[0], one ? rst1_argv : rst_argv, true, &th);
 		if (tr < 0 || th < 0)
 			bench_die("soccr restore", EIO);
-		if (r) {
+		if (one) {
+			bench_add(s_rst1, tr);
+			bench_add(s_hand1, th);
+			bench_add(s_floor, tf);
+		} else if (r) {
 			bench_add(s_save, ts);
 			bench_add(s_rst, tr);
 			bench_add(s_hand, th);
@@ -402,6 +418,8 @@ int main(void)
 	bench_report(s_save, PREFIX, NULL);
 	bench_report(s_rst, PREFIX, s_floor, NULL);
 	bench_report(s_hand, PREFIX, s_floor, NULL);
+	bench_report(s_rst1, PREFIX, s_floor, NULL);
+	bench_report(s_hand1, PREFIX, s_floor, NULL);
 	bench_report(s_floor, PREFIX, NULL);
 	bench_report(s_total, PREFIX, NULL);
 	bench_report(s_rss, PREFIX, NULL);

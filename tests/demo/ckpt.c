@@ -7,7 +7,9 @@
  *                 soccr save --pid ORIGIN -o IMAGE; soccr show IMAGE
  *   destination:  soccr lock add --attach --image IMAGE (before the address arrives)
  *                 soccr restore -i IMAGE --verify --no-unlock --fds-as-saved
- *                     -- soccr-demo --dest-server STATE
+ *                     --threads 4 -- soccr-demo --dest-server STATE
+ *                 (four threads where the default would take one for so
+ *                 few sockets: the path large restores take, verified)
  *   both:         soccr lock list (the drops); soccr lock del --image IMAGE,
  *                 soccr lock detach
  *
@@ -245,6 +247,8 @@ int demo_restore(struct demo *d)
 	argv[argc++] = "--verify";
 	argv[argc++] = "--no-unlock";
 	argv[argc++] = "--fds-as-saved";
+	argv[argc++] = "--threads";
+	argv[argc++] = "4";
 	argv[argc++] = "--";
 	argv[argc++] = d->self;
 	argv[argc++] = "--dest-server";

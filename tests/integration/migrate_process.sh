@@ -10,7 +10,9 @@
 # clean close, no reset; a new client is served by the restored listener.
 # Before that, all or nothing: a restore whose listener cannot bind (the port
 # is taken on the destination) fails with no socket live, every flow still
-# locked, and the same image restores afterwards.
+# locked, and the same image restores afterwards. Both restores run on three
+# threads (--threads 3; five sockets would get one by default), each with
+# its own injection session: the parallel path, the failure stopping it.
 set -u
 SOCCR=${SOCCR:-build/soccr}
 H=${SOCCR_BUILD:-build}/tests/helpers
@@ -121,7 +123,7 @@ for _ in $(seq 500); do
 	[ -n "$(in_ns $D ss -Htln "sport = :7300")" ] && break
 	sleep 0.01
 done
-in_ns $D "$SOCCR" -q restore -i "$T/srv.img" --pin-dir "$PIN" -- "$H/multi_server" \
+in_ns $D "$SOCCR" -q restore -i "$T/srv.img" --pin-dir "$PIN" --threads 3 -- "$H/multi_server" \
 	>"$T/fail.out" 2>&1
 rc=$?
 [ $rc = 1 ] || die "restore with the port taken: exit $rc, want 1"
@@ -136,7 +138,7 @@ wait $blocker 2>/dev/null
 
 # ---- restore all of it ------------------------------------------------------------------------
 # With --json and a command, the summary is one JSON line on stderr (stdout is the command's).
-in_ns $D "$SOCCR" restore -i "$T/srv.img" --pin-dir "$PIN" --json -- "$H/multi_server" \
+in_ns $D "$SOCCR" restore -i "$T/srv.img" --pin-dir "$PIN" --json --threads 3 -- "$H/multi_server" \
 	--greet $GREET --sndbuf 1048576 >"$T/restore.out" 2>"$T/restore.err" &
 rst=$!
 pids+=($rst)
