@@ -88,7 +88,7 @@ SOCCR_API void soccr_verifier_reset(struct soccr_verifier *v)
 	if (!v)
 		return;
 	pthread_mutex_lock(&v->mu);
-	v->nseg = v->judged = v->pending_in = 0;
+	v->nseg = v->judged = v->viewed = v->pending_in = 0;
 	v->arena_len = 0;
 	v->nobs = v->obuf_len = 0;
 	for (size_t i = 0; i < v->nbuckets; i++)

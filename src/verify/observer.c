@@ -55,17 +55,20 @@ static void observe_segment(void *ctx, int fd, const struct soccr_segment *seg,
 }
 
 /*
- * Where the segments still waiting for their socket side start: a restore
- * reports its segments and then their view, so only the tail of the batch
- * is pending; scanning it backwards keeps a batch of n restores O(n). A
- * segment left behind (its view never reported) is judged by collect().
+ * Where the segments still waiting for their socket side start: the oldest
+ * one without its view. Restores report their segments and then their view,
+ * and restores on several threads interleave theirs, so segments already
+ * viewed may follow one still waiting; the mark only moves forward, which
+ * keeps a batch of n restores O(n). A segment left behind (its view never
+ * reported) is judged by collect().
  */
-static size_t pending_from(const struct soccr_verifier *v)
+static size_t pending_from(struct soccr_verifier *v)
 {
-	size_t i = v->nseg;
+	size_t i = v->viewed > v->judged && v->viewed <= v->nseg ? v->viewed : v->judged;
 
-	while (i > v->judged && !v->segs[i - 1].sock_done)
-		i--;
+	while (i < v->nseg && v->segs[i].sock_done)
+		i++;
+	v->viewed = i;
 	return i;
 }
 

@@ -125,6 +125,7 @@ struct soccr_verifier {
 	struct seg *segs;
 	size_t nseg, seg_cap;
 	size_t judged;	   /* segs[0..judged) have final verdicts */
+	size_t viewed;	   /* segs[judged..viewed) all have their socket view */
 	size_t pending_in; /* sent segments not yet seen entering the stack */
 	unsigned int since_drain;
 

@@ -815,6 +815,78 @@ static void test_restore_hook_takes_the_restores_own_socket_view(void **state)
 	conn_close(&k);
 }
 
+/* One segment of the client side of k, as the restore of k's server socket injects it. */
+static void peer_seg(const struct conn *k, uint8_t flags, struct soccr_segment *seg)
+{
+	memset(seg, 0, sizeof(*seg));
+	seg->family = AF_INET;
+	set_addr(&k->caddr, &seg->src, &seg->sport);
+	set_addr(&k->saddr, &seg->dst, &seg->dport);
+	seg->seq = k->rcv_nxt;
+	seg->ack = k->snd_nxt;
+	seg->flags = flags;
+	seg->window = 1024;
+}
+
+/*
+ * Restores on two threads interleave their reports: a's segment, b's
+ * segment, b's view, then a's view. a's view must still reach a's segment
+ * (soccr restore --threads): a's segment, an ACK that leaves a
+ * ESTABLISHED, is judged on that view, not on the state a has later (a FIN
+ * injected afterwards, not reported, takes it to CLOSE_WAIT).
+ */
+static void test_restore_hook_views_of_interleaved_restores(void **state)
+{
+	struct ctx *x = *state;
+	struct soccr_verifier *v = verifier_open(x, NULL);
+	struct soccr_restore_expect ack_e = {.state = TCP_ESTABLISHED};
+	struct soccr_restore_expect fin_e = {.state = TCP_CLOSE_WAIT, .check_rcv = true};
+	struct soccr_restore_view va = {.have_rcv_nxt = true}, vb = {.have_rcv_nxt = true};
+	struct soccr_restore_observer obs;
+	const struct soccr_verdict *vd;
+	struct soccr_segment sa, sb, fin;
+	int ifi = soccr_injector_ifindex(x->inj), ea, eb;
+	uint32_t snd;
+	struct conn a, b;
+
+	conn_open(x, AF_INET, true, &a);
+	conn_open(x, AF_INET, true, &b);
+	assert_int_equal(soccr_verifier_observer(v, &obs), 0);
+	peer_seg(&a, SOCCR_TCP_ACK, &sa);
+	peer_seg(&b, SOCCR_TCP_FIN | SOCCR_TCP_ACK, &sb);
+	ea = soccr_injector_send_segment(x->inj, &sa);
+	obs.segment(obs.ctx, a.s, &sa, SOCCR_LINK_ETH, ifi, &ack_e, ea);
+	eb = soccr_injector_send_segment(x->inj, &sb);
+	obs.segment(obs.ctx, b.s, &sb, SOCCR_LINK_ETH, ifi, &fin_e, eb);
+	assert_int_equal(ea, 0);
+	assert_int_equal(eb, 0);
+	vb.state = tns_tcp_state(b.s);
+	read_seqs(b.s, &vb.rcv_nxt, &snd);
+	obs.view(obs.ctx, b.s, &vb);
+	va.state = tns_tcp_state(a.s);
+	read_seqs(a.s, &va.rcv_nxt, &snd);
+	assert_int_equal(va.state, TCP_ESTABLISHED);
+	obs.view(obs.ctx, a.s, &va);
+	/* a moves on, unreported. */
+	peer_seg(&a, SOCCR_TCP_FIN | SOCCR_TCP_ACK, &fin);
+	assert_int_equal(soccr_injector_send_segment(x->inj, &fin), 0);
+	assert_int_equal(tns_tcp_state(a.s), TCP_CLOSE_WAIT);
+
+	assert_int_equal(soccr_verifier_collect(v), 0);
+	for (size_t i = 0; i < 2; i++) {
+		vd = soccr_verifier_verdict(v, i);
+		assert_int_equal(vd->kind, SOCCR_VERDICT_ABSORBED);
+	}
+	vd = soccr_verifier_verdict(v, 0);
+	assert_int_equal(vd->after.state, TCP_ESTABLISHED);
+	vd = soccr_verifier_verdict(v, 1);
+	assert_int_equal(vd->after.state, TCP_CLOSE_WAIT);
+	assert_int_equal(vd->after.rcv_nxt, b.rcv_nxt + 1);
+	soccr_verifier_close(v);
+	conn_close(&a);
+	conn_close(&b);
+}
+
 static void test_bad_arguments_are_einval(void **state)
 {
 	struct soccr_verifier_opts vo = {.sz = 4};
@@ -857,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_batch_of_fins_is_absorbed_with_one_handle),
 		cmocka_unit_test(test_restore_hook_reports_each_injected_segment),
 		cmocka_unit_test(test_restore_hook_takes_the_restores_own_socket_view),
+		cmocka_unit_test(test_restore_hook_views_of_interleaved_restores),
 		cmocka_unit_test(test_bad_arguments_are_einval),
 	};
 
