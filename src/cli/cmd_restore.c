@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -422,36 +421,6 @@ static void make_progress(void *ctx, size_t done)
 		done == m->set->n ? "\n" : "");
 }
 
-/*
- * The verifier's observer, called from several threads: one at a time
- * (it keeps one table of segments and views).
- */
-struct obs_serial {
-	struct soccr_restore_observer inner;
-	pthread_mutex_t mu;
-};
-
-static void obs_segment(void *ctx, int fd, const struct soccr_segment *seg, enum soccr_link link,
-			int ifindex, const struct soccr_restore_expect *exp, int err)
-{
-	struct obs_serial *o = ctx;
-
-	pthread_mutex_lock(&o->mu);
-	if (o->inner.segment)
-		o->inner.segment(o->inner.ctx, fd, seg, link, ifindex, exp, err);
-	pthread_mutex_unlock(&o->mu);
-}
-
-static void obs_view(void *ctx, int fd, const struct soccr_restore_view *view)
-{
-	struct obs_serial *o = ctx;
-
-	pthread_mutex_lock(&o->mu);
-	if (o->inner.view)
-		o->inner.view(o->inner.ctx, fd, view);
-	pthread_mutex_unlock(&o->mu);
-}
-
 /* Room for n sockets and the child's copies of them: raise the soft fd limit if needed. */
 static void fd_room(size_t n)
 {
@@ -499,7 +468,6 @@ int cmd_restore(int argc, char **argv)
 	struct soccr_verifier *ver = NULL;
 	struct soccr_restore_opts ropts = {.sz = sizeof(ropts)}, *wopts = NULL;
 	struct soccr_restore_observer obs;
-	struct obs_serial serial = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct soccr_session **sessions = NULL;
 	struct maker mk = {0};
 	const char *threads_arg = NULL;
@@ -646,9 +614,8 @@ int cmd_restore(int argc, char **argv)
 			cli_err("restore: capture filter: %s", cli_why(strerror(-ret)));
 			goto out;
 		}
-		soccr_verifier_observer(ver, &serial.inner);
-		obs = (struct soccr_restore_observer){.sz = sizeof(obs), .segment = obs_segment,
-						      .view = obs_view, .ctx = &serial};
+		/* Called from every thread: the verifier takes its own lock. */
+		soccr_verifier_observer(ver, &obs);
 		ropts.observer = &obs;
 	}
 	/*

@@ -4,12 +4,10 @@
  * independent system calls on sockets of their own, so they scale with the
  * CPUs (the kernel takes per-socket and per-bucket locks only).
  */
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 

@@ -305,7 +305,6 @@ int sc_restore_queues(struct libsoccr_sk *sk, const struct libsoccr_sk_data *dat
 	int fd = sk->fd, *q = &p->peer->repair_queue;
 	const char rtt_byte = 0;
 
-	*q = p->queue;
 	if (data->inq_len) {
 		if (!sk->recv_queue) {
 			pr_err("sk %d: %u bytes of receive queue expected, none given", fd,
@@ -480,7 +479,7 @@ static int restore(struct libsoccr_sk *sk, struct libsoccr_sk_data *data, struct
 	/* The receive queue last: it stays selected for its bytes (sc_restore_queues()). */
 	if (set_queue_seq(sk->fd, TCP_RECV_QUEUE, p.rcv_nxt - data->inq_len))
 		return -1;
-	p.queue = TCP_RECV_QUEUE;
+	p.peer->repair_queue = TCP_RECV_QUEUE;
 	if (sc_restore_connect(sk, data))
 		return -1;
 	if (data->state == TCP_SYN_SENT)

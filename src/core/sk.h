@@ -128,7 +128,6 @@ struct plan {
 	uint32_t rcv_nxt;   /* receive queue end, before the peer's FIN (if any) */
 	uint32_t snd_una;   /* send queue start */
 	uint32_t write_seq; /* send queue end, before our FIN (if any) */
-	int queue;	    /* the repair queue restore() left selected (TCP_NO_QUEUE: not known) */
 	struct soccr_peer_ctx *peer; /* the injection context of this restore */
 };
 
